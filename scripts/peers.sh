@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs the peers that pipe's tests compare against, into .peers/ (ignored by git):
+#   Debian: debian-handbook, python3.11-doc (the multilingual test corpus), sentencepiece
+#   PyPI:   tiktoken, tokenizers, pyarrow (in .peers/venv)
+#   npm:    tiktoken, js-tiktoken (they ship OpenAI's rank files)
+# Safe to rerun: each step is skipped when its result is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+peers="$PWD/.peers"
+mkdir -p "$peers"
+
+# Versions are pinned so that a test failure means our change, not a peer's.
+PY_PKGS=(tiktoken==0.14.0 tokenizers==0.23.3 pyarrow==26.0.1)
+NPM_PKGS=(tiktoken@1.0.22 js-tiktoken@1.0.21)
+DEB_PKGS=(debian-handbook python3.11-doc sentencepiece)
+
+missing=()
+for p in "${DEB_PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "peers: apt-get install ${missing[*]}" >&2
+  sudo_=""; [ "$(id -u)" -ne 0 ] && sudo_="sudo"
+  $sudo_ apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+stamp="$peers/venv/.pkgs"
+if [ ! -x "$peers/venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "${PY_PKGS[*]}" ]; then
+  echo "peers: pip install ${PY_PKGS[*]}" >&2
+  python3 -m venv "$peers/venv"
+  "$peers/venv/bin/pip" install -q --disable-pip-version-check "${PY_PKGS[@]}"
+  echo "${PY_PKGS[*]}" > "$stamp"
+fi
+
+stamp="$peers/npm/.pkgs"
+if [ "$(cat "$stamp" 2>/dev/null)" != "${NPM_PKGS[*]}" ]; then
+  echo "peers: npm install ${NPM_PKGS[*]}" >&2
+  mkdir -p "$peers/npm"
+  (cd "$peers/npm" && { [ -f package.json ] || npm init -y >/dev/null; } && npm install --silent --no-audit --no-fund "${NPM_PKGS[@]}")
+  echo "${NPM_PKGS[*]}" > "$stamp"
+fi
+
+if [ ! -f "$peers/ranks/o200k_base.tiktoken" ]; then
+  "$peers/venv/bin/python" scripts/npm_ranks.py "$peers/npm/node_modules/tiktoken/encoders" "$peers/ranks"
+fi
+if [ ! -f "$peers/corpus/docs.jsonl" ]; then
+  mkdir -p "$peers/corpus"
+  "$peers/venv/bin/python" scripts/build_corpus.py --out "$peers/corpus/docs.jsonl"
+fi
+echo "peers: ready in $peers" >&2
