@@ -1,0 +1,356 @@
+package bpe
+
+// The native tokenizer file, and Load, which reads any tokenizer file we know.
+//
+// A native file is three parts: a format line, a one-line JSON header, and
+// the ranks exactly as WriteTiktoken writes them:
+//
+//	pipe-bpe 1
+//	{"pattern":"cl100k","special":{"<|endoftext|>":100257},"ranks":100256,"ranks_sha256":"2239..."}
+//	IQ== 0
+//	Ig== 1
+//	...
+//
+// The header's rank count and the sha256 of the rank lines catch a truncated
+// or edited file. The whole file is canonical (specials sorted, ranks sorted),
+// so its sha256 (Fingerprint) names the tokenizer.
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode/utf8"
+)
+
+// NativeFormat and NativeVersion make the first line of a native file.
+const (
+	NativeFormat  = "pipe-bpe"
+	NativeVersion = 1
+)
+
+// nativeHeader is the JSON line after the format line.
+type nativeHeader struct {
+	Pattern     string            `json:"pattern"`      // pattern name or regex
+	Special     map[string]uint32 `json:"special"`      // special token text -> id
+	Ranks       int               `json:"ranks"`        // number of rank lines
+	RanksSHA256 string            `json:"ranks_sha256"` // of the rank lines, hex
+}
+
+// Save writes t as a native file.
+func Save(w io.Writer, t *Tokenizer) error {
+	var ranks bytes.Buffer
+	if err := WriteTiktoken(&ranks, t.Ranks()); err != nil {
+		return err
+	}
+	if !utf8.ValidString(t.Pattern()) {
+		return fmt.Errorf("pattern %q is not UTF-8", t.Pattern())
+	}
+	special := t.Special()
+	if special == nil {
+		special = map[string]uint32{}
+	}
+	for s := range special {
+		if !utf8.ValidString(s) {
+			return fmt.Errorf("special token %q is not UTF-8", s)
+		}
+	}
+	sum := sha256.Sum256(ranks.Bytes())
+	h := nativeHeader{
+		Pattern:     t.Pattern(),
+		Special:     special,
+		Ranks:       len(t.Ranks()),
+		RanksSHA256: hex.EncodeToString(sum[:]),
+	}
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "%s %d\n", NativeFormat, NativeVersion)
+	enc := json.NewEncoder(bw) // map keys sorted; ends the line with \n
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(h); err != nil {
+		return err
+	}
+	bw.Write(ranks.Bytes())
+	return bw.Flush()
+}
+
+// WriteFile writes t as a native file at path, atomically: a temporary file
+// in the same directory is renamed over path once complete.
+func WriteFile(path string, t *Tokenizer) error {
+	return writeAtomic(path, func(w io.Writer) error { return Save(w, t) })
+}
+
+// writeAtomic writes path with write, through a temporary file in the same
+// directory that is synced and then renamed to path.
+func writeAtomic(path string, write func(io.Writer) error) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err := write(f); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// Fingerprint returns the hex sha256 of t's native file (what Save writes):
+// two tokenizers with the same fingerprint encode alike.
+func (t *Tokenizer) Fingerprint() (string, error) {
+	h := sha256.New()
+	if err := Save(h, t); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ReadNative reads a native file. A format line other than "pipe-bpe 1", a
+// header that does not parse or does not match the ranks, and bad rank lines
+// are *ParseErrors.
+func ReadNative(r io.Reader) (*Tokenizer, error) {
+	br := bufio.NewReader(r)
+	first, err := br.ReadString('\n')
+	if err != nil && err != io.EOF {
+		return nil, err
+	}
+	if err := checkFormatLine(strings.TrimSuffix(first, "\n")); err != nil {
+		return nil, err
+	}
+	line, err := br.ReadString('\n')
+	if err == io.EOF {
+		return nil, formatErr(2, "truncated: no header line")
+	} else if err != nil {
+		return nil, err
+	}
+	var h nativeHeader
+	dec := json.NewDecoder(strings.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&h); err != nil {
+		return nil, formatErr(2, "header: %v", err)
+	}
+	if rest := strings.TrimSpace(line[dec.InputOffset():]); rest != "" {
+		return nil, formatErr(2, "header: %q after the JSON object", clip([]byte(rest)))
+	}
+	if h.Pattern == "" || h.RanksSHA256 == "" || h.Ranks <= 0 {
+		return nil, formatErr(2, "header: want pattern, ranks and ranks_sha256")
+	}
+	sum := sha256.New()
+	ranks, err := readRanks(io.TeeReader(br, sum), 2)
+	if err != nil {
+		return nil, err
+	}
+	if len(ranks) != h.Ranks {
+		return nil, formatErr(0, "truncated or altered: header says %d ranks, file has %d", h.Ranks, len(ranks))
+	}
+	if got := hex.EncodeToString(sum.Sum(nil)); got != h.RanksSHA256 {
+		return nil, formatErr(0, "ranks altered: sha256 %s, header says %s", got, h.RanksSHA256)
+	}
+	if h.Special == nil {
+		h.Special = map[string]uint32{}
+	}
+	t, err := NewTokenizer(ranks, h.Special, h.Pattern)
+	if err != nil {
+		return nil, formatErr(0, "%v", err)
+	}
+	return t, nil
+}
+
+// checkFormatLine refuses any first line but "pipe-bpe 1", naming the
+// version it found.
+func checkFormatLine(line string) error {
+	name, version, _ := strings.Cut(strings.TrimSuffix(line, "\r"), " ")
+	if name != NativeFormat {
+		return formatErr(1, "not a %s file: first line %q", NativeFormat, clip([]byte(line)))
+	}
+	if version != fmt.Sprint(NativeVersion) {
+		return formatErr(1, "%s version %q is not supported (this build reads version %d)",
+			NativeFormat, clip([]byte(version)), NativeVersion)
+	}
+	return nil
+}
+
+// Load reads a tokenizer file, telling its format by content:
+//
+//   - a native file (first line "pipe-bpe 1"; any other version is refused);
+//   - a Hugging Face tokenizer.json (a JSON object with "model"), see ReadHF;
+//   - an npm tiktoken encoder (a JSON object with "bpe_ranks"), see
+//     ReadTiktokenJSON;
+//   - otherwise a .tiktoken rank file. OpenAI's own files (r50k_base,
+//     cl100k_base, o200k_base, known by their sha256) get the special tokens
+//     and, unless pattern is given, the pattern that tiktoken gives them.
+//     Any other rank file holds no pattern and no special
+//     tokens: pattern must be given, and the tokenizer has no special tokens
+//     (to add some, use ReadTiktoken and NewTokenizer).
+//
+// For the formats that hold a pattern, a non-empty pattern must name the
+// same pattern as the file (a name or a regex spelling it); it is not an
+// override. Patterns that spell a named pattern come back as the name
+// (gpt2, cl100k, o200k). Every error names the file, and the line where
+// there is one.
+func Load(path string, pattern string) (*Tokenizer, error) {
+	t, err := loadFile(path, pattern)
+	return t, inFile(path, err)
+}
+
+func loadFile(path, pattern string) (*Tokenizer, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 64*1024)
+	head, err := br.Peek(512)
+	if err != nil && err != io.EOF {
+		return nil, err
+	}
+	if len(head) == 0 {
+		return nil, formatErr(0, "empty file")
+	}
+	switch {
+	case bytes.HasPrefix(head, []byte(NativeFormat)):
+		t, err := ReadNative(br)
+		if err != nil {
+			return nil, err
+		}
+		p, err := samePattern(t.Pattern(), pattern)
+		if err != nil {
+			return nil, err
+		}
+		if p == t.Pattern() {
+			return t, nil
+		}
+		return NewTokenizer(t.Ranks(), t.Special(), p)
+
+	case bytes.HasPrefix(bytes.TrimLeft(head, " \t\r\n"), []byte("{")):
+		data, err := io.ReadAll(br)
+		if err != nil {
+			return nil, err
+		}
+		var keys struct {
+			Model    json.RawMessage `json:"model"`
+			BPERanks json.RawMessage `json:"bpe_ranks"`
+		}
+		if err := json.Unmarshal(data, &keys); err != nil {
+			return nil, formatErr(0, "JSON: %v", err)
+		}
+		var ranks, special map[string]uint32
+		var filePattern string
+		switch {
+		case keys.Model != nil:
+			ranks, special, filePattern, err = ReadHF(bytes.NewReader(data))
+		case keys.BPERanks != nil:
+			ranks, special, filePattern, err = ReadTiktokenJSON(bytes.NewReader(data))
+		default:
+			return nil, formatErr(0, "JSON with neither \"model\" (tokenizer.json) nor \"bpe_ranks\" (npm tiktoken)")
+		}
+		if err != nil {
+			return nil, err
+		}
+		p, err := samePattern(filePattern, pattern)
+		if err != nil {
+			return nil, err
+		}
+		return NewTokenizer(ranks, special, p)
+
+	default:
+		data, err := io.ReadAll(br)
+		if err != nil {
+			return nil, err
+		}
+		special := map[string]uint32{}
+		sum := sha256.Sum256(data)
+		for _, e := range openAIEncodings {
+			if hex.EncodeToString(sum[:]) == e.sha256 {
+				// One of OpenAI's own files: it gets its encoding's
+				// special tokens, and its pattern unless told otherwise.
+				maps.Copy(special, e.special)
+				if pattern == "" {
+					pattern = e.pattern
+				}
+			}
+		}
+		if pattern == "" {
+			return nil, errors.New("a .tiktoken rank file holds no pattern: give one (gpt2, cl100k, o200k or a regex)")
+		}
+		ranks, err := ReadTiktoken(bytes.NewReader(data))
+		if err != nil {
+			return nil, err
+		}
+		return NewTokenizer(ranks, special, canonicalPattern(pattern))
+	}
+}
+
+// openAIEncodings are OpenAI's published rank files, known by their sha256
+// (the sums tiktoken checks), with the pattern and special tokens that
+// tiktoken gives each encoding. The files themselves hold only ranks.
+var openAIEncodings = []struct {
+	file, sha256, pattern string
+	special               map[string]uint32
+}{
+	{"r50k_base", "306cd27f03c1a714eca7108e03d66b7dc042abe8c258b44c199a7ed9838dd930", "gpt2",
+		map[string]uint32{"<|endoftext|>": 50256}},
+	{"cl100k_base", "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7", "cl100k",
+		map[string]uint32{"<|endoftext|>": 100257, "<|fim_prefix|>": 100258, "<|fim_middle|>": 100259,
+			"<|fim_suffix|>": 100260, "<|endofprompt|>": 100276}},
+	{"o200k_base", "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d", "o200k",
+		map[string]uint32{"<|endoftext|>": 199999, "<|endofprompt|>": 200018}},
+}
+
+// classicPatterns are older spellings of the named patterns, without
+// possessive quantifiers or "$": tiktoken before 0.8 and the npm tiktoken
+// package use them, and so do Hugging Face tokenizer.json files (whose
+// Oniguruma engine reads "{1,3}+" and "$" differently from tiktoken's).
+// They split text as the named patterns do.
+var classicPatterns = map[string]string{
+	"gpt2":   `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`,
+	"cl100k": `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`,
+	"o200k":  PatternO200K,
+}
+
+// canonicalPattern returns the canonical name (gpt2, cl100k, o200k) of a
+// pattern name, alias or regex spelling of one; any other regex as is.
+func canonicalPattern(p string) string {
+	if regex, ok := LookupPattern(p); ok {
+		p = regex
+	}
+	if name, ok := PatternName(p); ok {
+		return name
+	}
+	for name, regex := range classicPatterns {
+		if p == regex {
+			return name
+		}
+	}
+	return p
+}
+
+// samePattern returns the canonical form of a file's pattern, after checking
+// that the caller's pattern, when given, is the same.
+func samePattern(file, caller string) (string, error) {
+	p := canonicalPattern(file)
+	if caller != "" && canonicalPattern(caller) != p {
+		return "", fmt.Errorf("the file's pattern is %q, not the %q asked for", clip([]byte(file)), clip([]byte(caller)))
+	}
+	return p, nil
+}
