@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// pipeBin is the pipe binary built once for the tests, so that they run the
+// command exactly as a user does.
+var pipeBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "pipe-test-")
+	if err != nil {
+		panic(err)
+	}
+	pipeBin = filepath.Join(dir, "pipe")
+	if out, err := exec.Command("go", "build", "-o", pipeBin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build pipe: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// result is what a command did.
+type result struct {
+	stdout, stderr []byte
+	code           int
+}
+
+// run runs pipe with args and stdin, and returns what it wrote and its exit code.
+func run(t *testing.T, stdin []byte, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(pipeBin, args...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run pipe %v: %v", args, err)
+	}
+	return result{out.Bytes(), errb.Bytes(), code}
+}
+
+// mustRun is run that fails the test on a non-zero exit.
+func mustRun(t *testing.T, stdin []byte, args ...string) []byte {
+	t.Helper()
+	r := run(t, stdin, args...)
+	if r.code != 0 {
+		t.Fatalf("pipe %s: exit %d\n%s", strings.Join(args, " "), r.code, r.stderr)
+	}
+	return r.stdout
+}
+
+// peerDir returns the directory scripts/peers.sh fills, skipping the test
+// when it is not set up, or failing it when PIPE_PEERS=1 says peers are
+// required (as in CI).
+func peerDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("PIPE_PEER_DIR")
+	if dir == "" {
+		if os.Getenv("PIPE_PEERS") == "1" {
+			t.Fatal("PIPE_PEERS=1 but PIPE_PEER_DIR is not set: run scripts/test.sh")
+		}
+		t.Skip("peers not installed: run scripts/peers.sh and set PIPE_PEER_DIR (scripts/test.sh does both)")
+	}
+	return dir
+}
+
+// peer runs one of the peer scripts in scripts/ with the peers' Python.
+func peer(t *testing.T, stdin []byte, script string, args ...string) []byte {
+	t.Helper()
+	dir := peerDir(t)
+	py := filepath.Join(dir, "venv", "bin", "python")
+	_, self, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(self), "..", "..")
+	cmd := exec.Command(py, append([]string{filepath.Join(root, "scripts", script)}, args...)...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %v: %v\n%s", script, args, err, errb.Bytes())
+	}
+	return out.Bytes()
+}
