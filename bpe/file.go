@@ -205,7 +205,8 @@ func checkFormatLine(line string) error {
 //
 // For the formats that hold a pattern, a non-empty pattern must name the
 // same pattern as the file (a name or a regex spelling it); it is not an
-// override. Patterns that spell a named pattern come back as the name
+// override; a bare word that names no pattern is refused (CheckPattern).
+// Patterns that spell a named pattern come back as the name
 // (gpt2, cl100k, o200k). Every error names the file, and the line where
 // there is one.
 func Load(path string, pattern string) (*Tokenizer, error) {
@@ -214,6 +215,9 @@ func Load(path string, pattern string) (*Tokenizer, error) {
 }
 
 func loadFile(path, pattern string) (*Tokenizer, error) {
+	if err := CheckPattern(pattern); err != nil {
+		return nil, err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

@@ -1,7 +1,10 @@
 package bpe
 
 import (
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -71,6 +74,9 @@ func PatternName(regex string) (name string, ok bool) {
 // regex. The named patterns, and regexes equal to one of them, get a
 // hand-written scanner; any other regex is compiled with NewRegexSplitter.
 func NewSplitter(pattern string) (Splitter, error) {
+	if err := CheckPattern(pattern); err != nil {
+		return nil, err
+	}
 	regex := pattern
 	if r, ok := LookupPattern(pattern); ok {
 		regex = r
@@ -577,4 +583,24 @@ func quoteClassRune(r rune) string {
 		return fmt.Sprintf(`\u%04X`, r)
 	}
 	return string(r)
+}
+
+// ErrUnknownPattern is matched (errors.Is) by CheckPattern's error.
+var ErrUnknownPattern = errors.New("unknown pattern name")
+
+// CheckPattern refuses a pattern that is a bare word (letters, digits, "_"
+// and "-" only) but not a known name (see LookupPattern): as a regex it
+// would only match its own text, so it is a misspelt name, such as cl200k.
+// The empty pattern, names, and anything else (taken as a regex) pass.
+func CheckPattern(p string) error {
+	if _, ok := LookupPattern(p); ok || p == "" {
+		return nil
+	}
+	for _, c := range p {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return nil
+		}
+	}
+	names := slices.Sorted(maps.Keys(namedPatterns))
+	return fmt.Errorf("%w %q: want one of %s, or a regex", ErrUnknownPattern, p, strings.Join(names, ", "))
 }

@@ -26,6 +26,7 @@ type docFlags struct {
 	text    bool // each input file is one plain-text document
 	skipBad bool // count and skip JSONL lines that are not documents
 	threads int
+	spool   string // a temporary copy of stdin, called "stdin" in ids and errors
 }
 
 func (f *docFlags) register(c *cobra.Command) {
@@ -68,6 +69,16 @@ writes it to --out, and then encodes.
 Subcommands do one step each: count, train, encode, decode, export.`,
 		Example: `  pipe clean < crawl.warc.gz | pipe bpe --vocab-size 32768 --out tok.json | pipe shard --out data/
   pipe bpe --tokenizer tok.json docs.jsonl.zst > tokens.arrows`,
+		PersistentPreRunE: func(c *cobra.Command, args []string) error {
+			// A misspelt pattern name would otherwise be taken as a regex
+			// matching only itself.
+			if f := c.Flags().Lookup("pattern"); f != nil {
+				if err := bpe.CheckPattern(f.Value.String()); err != nil {
+					return usageError{err}
+				}
+			}
+			return nil
+		},
 		RunE: func(c *cobra.Command, args []string) error {
 			if (tokFile == "") == (vocabSize == 0) {
 				return usagef("bpe: give either --tokenizer FILE (encode) or --vocab-size N --out FILE (train, then encode)")
@@ -92,7 +103,7 @@ Subcommands do one step each: count, train, encode, decode, export.`,
 					return err
 				}
 				defer os.Remove(spool)
-				inputs = []string{spool}
+				inputs, df.spool = []string{spool}, spool
 			}
 			if pattern == "" {
 				pattern = "o200k"
@@ -189,11 +200,9 @@ with --text), or counts files from "pipe bpe count" with --counts.`,
 			}
 			var counts *bpe.Counts
 			if c.Flags().Changed("counts") {
-				if len(args) > 0 {
-					return usagef("bpe train: give inputs or --counts, not both")
-				}
+				// "--counts a b c": the arguments are counts files too.
 				var err error
-				if counts, err = mergeCountFiles(countFiles, pattern); err != nil {
+				if counts, err = mergeCountFiles(append(countFiles, args...), pattern); err != nil {
 					return err
 				}
 			} else {
@@ -216,7 +225,7 @@ with --text), or counts files from "pipe bpe count" with --counts.`,
 	c.Flags().IntVar(&vocabSize, "vocab-size", 0, "tokens in the vocabulary, special tokens included")
 	c.Flags().StringVar(&pattern, "pattern", "", "pre-split pattern: gpt2, cl100k, o200k or a regex (default o200k; with --counts, the counts' pattern)")
 	c.Flags().StringArrayVar(&specials, "special", nil, "special token appended after the merges (repeatable; default <|endoftext|>)")
-	c.Flags().StringSliceVar(&countFiles, "counts", nil, "train on these counts files (from pipe bpe count) instead of documents")
+	c.Flags().StringSliceVar(&countFiles, "counts", nil, "train on these counts files (from pipe bpe count) instead of documents; the arguments are counts files too")
 	c.Flags().StringVar(&out, "out", "", "tokenizer file to write")
 	c.Flags().StringVar(&format, "format", "", "native, hf or tiktoken (default: by the extension of --out)")
 	return c
@@ -235,7 +244,8 @@ func newBPEEncode() *cobra.Command {
 		Long: `encode writes the ids of each document: by default as the Arrow IPC token stream
 that "pipe shard" reads (one row per document: id, tokens), with --ids as one
 line of space-separated decimal ids per document. Document order is kept
-whatever --threads is.`,
+whatever --threads is. No documents give no lines, or a token stream of no
+rows (still naming the tokenizer).`,
 		Example: `  pipe bpe encode --tokenizer tok.json docs.jsonl > tokens.arrows
   echo 'hello world' | pipe bpe encode --tokenizer cl100k_base.tiktoken --pattern cl100k --text --ids`,
 		RunE: func(c *cobra.Command, args []string) error {
@@ -321,10 +331,7 @@ tokenizer.tiktoken or tokenizer.bpe inside it.`,
 				return err
 			}
 			if fi, err := os.Stat(out); err == nil && fi.IsDir() {
-				out = filepath.Join(out, map[string]string{"hf": "tokenizer.json", "tiktoken": "tokenizer.tiktoken"}[format])
-				if filepath.Base(out) == "" || strings.HasSuffix(out, string(filepath.Separator)) {
-					out = filepath.Join(out, "tokenizer.bpe")
-				}
+				out = filepath.Join(out, map[string]string{"hf": "tokenizer.json", "tiktoken": "tokenizer.tiktoken", "native": "tokenizer.bpe"}[format])
 			}
 			return saveTokenizer(out, format, tok)
 		},
@@ -343,7 +350,7 @@ func forEachDoc(inputs []string, df *docFlags, fn func(id string, text []byte) e
 	skipped := map[string]int64{}
 	for _, path := range inputs {
 		name := path
-		if path == "-" {
+		if path == "-" || path == df.spool {
 			name = "stdin"
 		}
 		r, err := docio.Open(path)
@@ -395,6 +402,9 @@ func forEachDoc(inputs []string, df *docFlags, fn func(id string, text []byte) e
 
 // countDocs counts the pre-split pieces of the inputs on df.threads workers.
 func countDocs(pattern string, inputs []string, df *docFlags) (*bpe.Counts, error) {
+	if df.threads < 1 {
+		return nil, usagef("--threads %d: want at least 1", df.threads)
+	}
 	start := time.Now()
 	ch := make(chan []byte, 4*df.threads)
 	var (
@@ -540,6 +550,9 @@ func decodeLines(w io.Writer, tok *bpe.Tokenizer, inputs []string) error {
 		r, err := docio.Open(path)
 		if err != nil {
 			return err
+		}
+		if path == "-" {
+			path = "stdin"
 		}
 		sc := bufio.NewScanner(r)
 		sc.Buffer(make([]byte, 1<<20), 1<<30)

@@ -23,9 +23,15 @@ const (
 // encodeDocs encodes the documents of inputs with tok and writes them to w in
 // input order: as lines of ids with ef.ids, else as the Arrow token stream.
 func encodeDocs(w io.Writer, tok *bpe.Tokenizer, inputs []string, df *docFlags, ef *encodeFlags) error {
+	if df.threads < 1 {
+		return usagef("--threads %d: want at least 1", df.threads)
+	}
 	allowed, err := bpe.ParseSpecialSet(ef.allowSpecial)
 	if err != nil {
 		return usageError{err}
+	}
+	if _, err := tok.Encode(nil, allowed); err != nil {
+		return usageError{err} // a token the tokenizer lacks, refused before any input is read
 	}
 	var sink docSink
 	if ef.ids {
