@@ -10,7 +10,7 @@ peers="$PWD/.peers"
 mkdir -p "$peers"
 
 # Versions are pinned so that a test failure means our change, not a peer's.
-PY_PKGS=(tiktoken==0.14.0 tokenizers==0.23.3 pyarrow==26.0.1)
+PY_PKGS=(tiktoken==0.14.0 tokenizers==0.23.3 pyarrow==26.0.1 warcio==1.8.1 datasets==5.2.0)
 NPM_PKGS=(tiktoken@1.0.22 js-tiktoken@1.0.21)
 DEB_PKGS=(debian-handbook python3.11-doc sentencepiece)
 
