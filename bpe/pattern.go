@@ -162,10 +162,19 @@ func (s *RegexSplitter) Split(text []byte, fn func(piece []byte)) {
 //     simple case-folding orbit (unicode.SimpleFold) that regexp2, which
 //     compares lower cases, would miss, as Rust matches the whole orbit:
 //     s → [sſ] (ſ, U+017F, is its own lower case), σ → [σς];
+//   - the Unicode classes that tiktoken's Unicode (16.0.0) makes larger than
+//     Go's (15.0.0), which regexp2 reads, get the code points it adds
+//     (unicodeAdded, also in the scanners' tables) as literal ranges:
+//     \p{Lu} → [\p{Lu}ᲉꟋ-ꟌꟚꟜ𐵐-𐵥], \P{Lu} → [^\p{Lu}ᲉꟋ-ꟌꟚꟜ𐵐-𐵥], and in a
+//     class [^\s\p{Lu}] → [^\s\p{Lu}ᲉꟋ-ꟌꟚꟜ𐵐-𐵥]; \P{Lu} inside a class is
+//     refused;
 //   - \pL → \p{L}, \x{HEX} / \u{HEX} / \xHH → the character, (?P<n> → (?<n>.
 //
 // Nested character classes and class set operations (&&, --) are refused or
 // passed on as they are; Unicode class names must be Go's (L, Lu, Greek, …).
+// Classes other than those the named patterns use (\p{L}, \p{Lu}, \p{Lt},
+// \p{Ll}, \p{Lm}, \p{Lo}, \p{M}, \p{N}, \s), such as \p{Nd} or \w, keep
+// Go's Unicode 15.0.0.
 func translateRegex(regex string) (string, error) {
 	t := &translator{src: []rune(regex)}
 	out, err := t.seq(regexFlags{})
@@ -296,20 +305,21 @@ func (t *translator) escape(f regexFlags) (string, error) {
 		}
 		return quoteRune(r), nil
 	}
-	return t.simpleEscape()
+	return t.simpleEscape(false)
 }
 
 // simpleEscape passes on an escape that means the same in both flavours,
-// bracing \pL as \p{L}.
-func (t *translator) simpleEscape() (string, error) {
+// and a Unicode class (\pL or \p{L}) as unicodeClassRegex writes it;
+// inClass says whether the escape is inside a bracketed class.
+func (t *translator) simpleEscape(inClass bool) (string, error) {
 	if t.i+1 >= len(t.src) {
 		return "", fmt.Errorf("trailing backslash")
 	}
 	c := t.src[t.i+1]
 	if (c == 'p' || c == 'P') && t.i+2 < len(t.src) && t.src[t.i+2] != '{' {
-		s := `\` + string(c) + "{" + string(t.src[t.i+2]) + "}"
+		name := string(t.src[t.i+2])
 		t.i += 3
-		return s, nil
+		return unicodeClassRegex(name, c == 'P', inClass)
 	}
 	if c == 'p' || c == 'P' {
 		end := t.i + 2
@@ -319,12 +329,47 @@ func (t *translator) simpleEscape() (string, error) {
 		if end >= len(t.src) {
 			return "", fmt.Errorf("unclosed \\%c{ at offset %d", c, t.i)
 		}
-		s := string(t.src[t.i : end+1])
+		name := string(t.src[t.i+3 : end])
 		t.i = end + 1
-		return s, nil
+		return unicodeClassRegex(name, c == 'P', inClass)
 	}
 	t.i += 2
 	return `\` + string(c), nil
+}
+
+// unicodeClassRegex writes \p{name}, or \P{name} when negated, for regexp2:
+// Go's table of the class with the code points that tiktoken adds to it
+// (unicodeAdded), as literal ranges. A class with none is passed on as it
+// is. Inside a bracketed class (inClass), \p{name} becomes members of it,
+// and \P{name}, the complement of a union, is refused.
+func unicodeClassRegex(name string, negated, inClass bool) (string, error) {
+	add := unicodeAdded[name]
+	switch {
+	case add == nil && negated:
+		return `\P{` + name + `}`, nil
+	case add == nil:
+		return `\p{` + name + `}`, nil
+	case negated && inClass:
+		return "", fmt.Errorf(`\P{%s} inside a class is not supported`, name)
+	}
+	var b strings.Builder
+	if !inClass {
+		b.WriteByte('[')
+		if negated {
+			b.WriteByte('^')
+		}
+	}
+	b.WriteString(`\p{` + name + `}`)
+	for _, s := range tableSpans(add) {
+		b.WriteString(quoteClassRune(s[0]))
+		if s[1] > s[0] {
+			b.WriteString("-" + quoteClassRune(s[1]))
+		}
+	}
+	if !inClass {
+		b.WriteByte(']')
+	}
+	return b.String(), nil
 }
 
 // codepoint reads \x{HEX}, \u{HEX}, \U{HEX}, \xHH, \uHHHH or \UHHHHHHHH.
@@ -418,7 +463,7 @@ func (t *translator) class(f regexFlags) (string, error) {
 				prev = r
 				break
 			}
-			s, err := t.simpleEscape()
+			s, err := t.simpleEscape(true)
 			if err != nil {
 				return "", err
 			}

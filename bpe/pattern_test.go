@@ -47,7 +47,7 @@ func TestNewSplitter(t *testing.T) {
 	if _, ok := s.(*RegexSplitter); !ok {
 		t.Errorf(`NewSplitter(\p{L}+) is a %T, want a RegexSplitter`, s)
 	}
-	for _, bad := range []string{`(a`, `a)`, `+a`, `(?i)*`, `[a`, `\p{Nope}`, `a{2,1}`, `(?U)a`, `[[:alpha:]]`, `\x{110000}`, `\`} {
+	for _, bad := range []string{`(a`, `a)`, `+a`, `(?i)*`, `[a`, `\p{Nope}`, `a{2,1}`, `(?U)a`, `[[:alpha:]]`, `\x{110000}`, `\`, `[\P{L}x]`} {
 		if _, err := NewSplitter(bad); err == nil {
 			t.Errorf("NewSplitter(%q) accepted an invalid regex", bad)
 		} else if !strings.Contains(err.Error(), "pattern") {
@@ -60,8 +60,8 @@ func TestTranslateRegex(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
 		{`a++`, `(?>a+)`},
 		{`a*+b?+`, `(?>a*)(?>b?)`},
-		{`\p{N}{1,3}+`, `(?>\p{N}{1,3})`},
-		{`[^\s\p{L}]++`, `(?>[^\s\p{L}]+)`},
+		{`\p{Nd}{1,3}+`, `(?>\p{Nd}{1,3})`},
+		{`[^\s\p{Lt}]++`, `(?>[^\s\p{Lt}]+)`},
 		{`(ab|c)++`, `(?>(ab|c)+)`},
 		{`a+?b*`, `a+?b*`},
 		{`\++`, `\++`},
@@ -78,7 +78,13 @@ func TestTranslateRegex(t *testing.T) {
 		{`(?i:[a-z])`, `(?i:[a-zſ])`},
 		{`(?i:[\t-\r\-s])`, `(?i:[\t-\r\-sſ])`},
 		{`(?i:a)s`, `(?i:a)s`},
-		{`\pL\PN`, `\p{L}\P{N}`},
+		{`\pS\PP`, `\p{S}\P{P}`},
+		// The code points Unicode 16.0.0 adds to Lu (Go's tables are 15.0.0).
+		{`\p{Lu}`, "[\\p{Lu}\u1c89\ua7cb-\ua7cc\ua7da\ua7dc\U00010d50-\U00010d65]"},
+		{`\P{Lu}`, "[^\\p{Lu}\u1c89\ua7cb-\ua7cc\ua7da\ua7dc\U00010d50-\U00010d65]"},
+		{`[^\s\p{Lu}]`, "[^\\s\\p{Lu}\u1c89\ua7cb-\ua7cc\ua7da\ua7dc\U00010d50-\U00010d65]"},
+		{`\pN`, "[\\p{N}\U00010d40-\U00010d49\U000116d0-\U000116e3\U00011bf0-\U00011bf9" +
+			"\U00016130-\U00016139\U00016d70-\U00016d79\U0001ccf0-\U0001ccf9\U0001e5f1-\U0001e5fa]"},
 		{`(?P<w>\w)`, `(?<w>\w)`},
 		{`\x{41}\u00e9\x2e`, `Aé\.`},
 		{`[\x{41}-\x{5A}]`, `[A-Z]`},

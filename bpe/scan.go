@@ -34,9 +34,10 @@ func (next scanner) Split(text []byte, fn func(piece []byte)) {
 	}
 }
 
-// Character classes, as bits. A character with none of cL, cN, cS is what
-// the patterns write [^\s\p{L}\p{N}]: punctuation, symbols, marks, controls,
-// unassigned code points and invalid bytes (each one U+FFFD, a symbol).
+// Character classes, as bits, as tiktoken sees them (the tables of
+// unicode.go). A character with none of cL, cN, cS is what the patterns write
+// [^\s\p{L}\p{N}]: punctuation, symbols, marks, controls, unassigned code
+// points and invalid bytes (each one U+FFFD, a symbol).
 const (
 	cL  = 1 << iota // \p{L}: letter
 	cN              // \p{N}: number
@@ -56,32 +57,32 @@ var bmpClass = func() (t [1 << 16]uint8) {
 			}
 		}
 	}
-	fill(unicode.Lu, cL|cU)
-	fill(unicode.Lt, cL|cU)
-	fill(unicode.Ll, cL|cW)
-	fill(unicode.Lm, cL|cU|cW)
-	fill(unicode.Lo, cL|cU|cW)
-	fill(unicode.M, cU|cW)
-	fill(unicode.N, cN)
+	fill(tabLu, cL|cU)
+	fill(tabLt, cL|cU)
+	fill(tabLl, cL|cW)
+	fill(tabLm, cL|cU|cW)
+	fill(tabLo, cL|cU|cW)
+	fill(tabM, cU|cW)
+	fill(tabN, cN)
 	fill(unicode.White_Space, cS)
 	t['\r'] |= cNL
 	t['\n'] |= cNL
 	return t
 }()
 
-// unicodeClass returns the classes of r from Go's unicode tables, the ones
-// regexp2 uses.
+// unicodeClass returns the classes of r from the tables of unicode.go, whose
+// code points RegexSplitter's translated classes also hold.
 func unicodeClass(r rune) uint8 {
 	switch {
-	case unicode.Is(unicode.Lu, r), unicode.Is(unicode.Lt, r):
+	case unicode.Is(tabLu, r), unicode.Is(tabLt, r):
 		return cL | cU
-	case unicode.Is(unicode.Ll, r):
+	case unicode.Is(tabLl, r):
 		return cL | cW
-	case unicode.IsLetter(r): // Lm, Lo
+	case unicode.Is(tabL, r): // Lm, Lo
 		return cL | cU | cW
-	case unicode.IsMark(r):
+	case unicode.Is(tabM, r):
 		return cU | cW
-	case unicode.IsNumber(r):
+	case unicode.Is(tabN, r):
 		return cN
 	case r == '\r' || r == '\n':
 		return cS | cNL

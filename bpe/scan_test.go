@@ -378,8 +378,9 @@ func TestScanNamed(t *testing.T) {
 	}
 }
 
-// TestClasses holds the scanners' character classes to regexp2's, which
-// the RegexSplitter runs with, over every code point.
+// TestClasses holds the scanners' character classes to those of the
+// RegexSplitter, regexp2 with translateRegex's patch to tiktoken's Unicode
+// version, over every code point.
 func TestClasses(t *testing.T) {
 	var runes []rune
 	for r := range rune(utf8.MaxRune + 1) {
@@ -400,7 +401,11 @@ func TestClasses(t *testing.T) {
 	}
 	for _, c := range classes {
 		in := make([]bool, len(runes)) // in[k]: runes[k] matches c.regex
-		re := regexp2.MustCompile(c.regex+"+", regexp2.None)
+		tr, err := translateRegex(c.regex + "+")
+		if err != nil {
+			t.Fatal(err)
+		}
+		re := regexp2.MustCompile(tr, regexp2.None)
 		m, err := re.FindRunesMatch(runes)
 		for ; m != nil && err == nil; m, err = re.FindNextMatch(m) {
 			for k := m.Index; k < m.Index+m.Length; k++ {
@@ -467,6 +472,10 @@ var fuzzAlphabet = []string{
 	" ", " ", "\t", "\r", "\n", "/", ".", "1", "١", "½",
 	"\u00a0", "\u3000", "\u0301", "\u0903", "ʰ", "ǅ", "中", "é", "É",
 	"😀", "\xff", "\xe2\x80",
+	// Added by Unicode 16.0.0, which tiktoken has and Go's tables lack: Lu
+	// and Ll (Cyrillic, Garay), Lm, Lo, M and Nd.
+	"\u1c89", "\u1c8a", "\U00010d50", "\U00010d70", "\U00016d40", "\U00013460",
+	"\u0897", "\U0001611e", "\U00010d40",
 }
 
 func FuzzScanGPT2(f *testing.F)   { fuzzScan(f, "gpt2") }
