@@ -37,6 +37,7 @@ errors go to stderr.`,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newBPE())
+	root.AddCommand(newShard())
 	return root
 }
 
