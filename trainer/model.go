@@ -1,0 +1,280 @@
+package trainer
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+)
+
+// Model is a GPT-2 model on a backend: its parameters, their gradients, AdamW's moments, and
+// the activations of the last forward pass.
+type Model struct {
+	Config  Config
+	Backend Backend
+	Params  Params // the weights, one allocation (Params.All)
+	Grads   Params // their gradients, laid out the same
+	Acts    Activations
+
+	B, T            int     // the batch shape Acts is allocated for
+	tokens, targets []int32 // of the last forward pass, (B,T)
+	losses          []float32
+
+	mom, vel Buf // AdamW's first and second moments, laid out as Params.All
+	step     int // AdamW steps taken
+}
+
+// Activations are the values each layer computes in the forward pass, kept for the backward
+// pass and for inspection; all of them lie in one allocation (All). N = B*T.
+type Activations struct {
+	All            Buf
+	Encoded        Buf // (B,T,C) token + position embedding
+	Layers         []LayerActs
+	Lnf            Buf // (B,T,C)
+	LnfMean        Buf // (B,T)
+	LnfRstd        Buf // (B,T)
+	Logits         Buf // (B,T,V)
+	Probs          Buf // (B,T,V) softmax of the logits; the backward pass turns it into dlogits
+	Losses         Buf // (B,T)
+	dResidual      Buf // (B,T,C) gradient of the residual stream, flowing back through the layers
+	dBTC           Buf // (B,T,C) scratch gradient: of ln_f, ln_2, attention output, ln_1 in turn
+	dQkv           Buf // (B,T,3C)
+	dBT4C          Buf // (B,T,4C) gradient of the MLP's hidden layer, before and after GELU
+	shapeB, shapeT int
+}
+
+// LayerActs are one block's activations.
+type LayerActs struct {
+	Ln1       Buf // (B,T,C)
+	Ln1Mean   Buf // (B,T)
+	Ln1Rstd   Buf // (B,T)
+	Qkv       Buf // (B,T,3C)
+	Atty      Buf // (B,T,C) attention output, heads side by side
+	Att       Buf // (B,NH,T,T) attention weights after softmax
+	AttProj   Buf // (B,T,C)
+	Residual2 Buf // (B,T,C) residual + attention
+	Ln2       Buf // (B,T,C)
+	Ln2Mean   Buf // (B,T)
+	Ln2Rstd   Buf // (B,T)
+	Fch       Buf // (B,T,4C)
+	FchGelu   Buf // (B,T,4C)
+	FcProj    Buf // (B,T,C)
+	Residual3 Buf // (B,T,C) residual2 + MLP: the block's output
+}
+
+// New makes a model of config c on backend be with zeroed parameters; see Init.
+func New(c Config, be Backend) (*Model, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	n := c.NumParams()
+	return &Model{
+		Config:  c,
+		Backend: be,
+		Params:  newParams(c, be.Alloc(n)),
+		Grads:   newParams(c, be.Alloc(n)),
+	}, nil
+}
+
+// Init sets the parameters as GPT-2 initialises them: weights from N(0, 0.02), the two
+// projections into the residual stream (attn.c_proj, mlp.c_proj) from N(0, 0.02/√(2L)),
+// biases 0, LayerNorm weights 1.
+func (m *Model) Init(seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+	host := make([]float32, m.Params.All.N)
+	projStd := 0.02 / math.Sqrt(2*float64(m.Config.Layers))
+	for _, t := range m.Config.Tensors() {
+		vals := host[t.Offset : t.Offset+t.Size()]
+		switch {
+		case isLayerNormWeight(t.Name):
+			for i := range vals {
+				vals[i] = 1
+			}
+		case t.Decay:
+			std := 0.02
+			if strings.HasSuffix(t.Name, "c_proj.weight") {
+				std = projStd
+			}
+			for i := range vals {
+				vals[i] = float32(rng.NormFloat64() * std)
+			}
+		}
+	}
+	m.Backend.Upload(m.Params.All, host)
+}
+
+func isLayerNormWeight(name string) bool {
+	return strings.HasSuffix(name, "ln_1.weight") || strings.HasSuffix(name, "ln_2.weight") || name == "ln_f.weight"
+}
+
+// allocActs sizes the activations for batches of B rows of T tokens.
+func (m *Model) allocActs(B, T int) {
+	if m.Acts.shapeB == B && m.Acts.shapeT == T {
+		return
+	}
+	c := m.Config
+	V, L, C, NH := c.VocabSize, c.Layers, c.Dim, c.Heads
+	N := B * T
+	var sizes []int
+	var bufs []*Buf
+	take := func(b *Buf, n int) {
+		bufs = append(bufs, b)
+		sizes = append(sizes, n)
+	}
+	a := Activations{Layers: make([]LayerActs, L), shapeB: B, shapeT: T}
+	take(&a.Encoded, N*C)
+	for l := range a.Layers {
+		la := &a.Layers[l]
+		take(&la.Ln1, N*C)
+		take(&la.Ln1Mean, N)
+		take(&la.Ln1Rstd, N)
+		take(&la.Qkv, N*3*C)
+		take(&la.Atty, N*C)
+		take(&la.Att, B*NH*T*T)
+		take(&la.AttProj, N*C)
+		take(&la.Residual2, N*C)
+		take(&la.Ln2, N*C)
+		take(&la.Ln2Mean, N)
+		take(&la.Ln2Rstd, N)
+		take(&la.Fch, N*4*C)
+		take(&la.FchGelu, N*4*C)
+		take(&la.FcProj, N*C)
+		take(&la.Residual3, N*C)
+	}
+	take(&a.Lnf, N*C)
+	take(&a.LnfMean, N)
+	take(&a.LnfRstd, N)
+	take(&a.Logits, N*V)
+	take(&a.Probs, N*V)
+	take(&a.Losses, N)
+	take(&a.dResidual, N*C)
+	take(&a.dBTC, N*C)
+	take(&a.dQkv, N*3*C)
+	take(&a.dBT4C, N*4*C)
+	total := 0
+	for _, n := range sizes {
+		total += n
+	}
+	m.Acts = Activations{} // let the old allocation go first
+	a.All = m.Backend.Alloc(total)
+	off := 0
+	for i, b := range bufs {
+		*b = a.All.View(off, sizes[i])
+		off += sizes[i]
+	}
+	m.Acts = a
+	m.B, m.T = B, T
+	m.losses = make([]float32, N)
+}
+
+// Forward runs the model on tokens (B,T) and, given targets (B,T), returns the mean
+// cross-entropy loss; without targets it computes the logits only and returns -1.
+func (m *Model) Forward(tokens, targets []int32, B, T int) (float32, error) {
+	c := m.Config
+	V, L, NH, C := c.VocabSize, c.Layers, c.Heads, c.Dim
+	if B < 1 || T < 1 || T > c.Context {
+		return 0, fmt.Errorf("batch %d×%d: want at least 1×1 and at most %d tokens a row", B, T, c.Context)
+	}
+	if err := checkTokens("token", tokens, B*T, V); err != nil {
+		return 0, err
+	}
+	if targets != nil {
+		if err := checkTokens("target", targets, B*T, V); err != nil {
+			return 0, err
+		}
+	}
+	m.allocActs(B, T)
+	m.tokens, m.targets = tokens, targets
+	be, p, acts := m.Backend, m.Params, m.Acts
+	N := B * T
+
+	be.EncoderForward(acts.Encoded, tokens, p.Wte, p.Wpe, B, T, C)
+	residual := acts.Encoded
+	for l := range L {
+		w, a := p.Blocks[l], acts.Layers[l]
+		be.LayerNormForward(a.Ln1, a.Ln1Mean, a.Ln1Rstd, residual, w.Ln1W, w.Ln1B, N, C)
+		be.MatmulForward(a.Qkv, a.Ln1, w.QkvW, w.QkvB, N, C, 3*C)
+		be.AttentionForward(a.Atty, a.Att, a.Qkv, B, T, C, NH)
+		be.MatmulForward(a.AttProj, a.Atty, w.AttProjW, w.AttProjB, N, C, C)
+		be.ResidualForward(a.Residual2, residual, a.AttProj, N*C)
+		be.LayerNormForward(a.Ln2, a.Ln2Mean, a.Ln2Rstd, a.Residual2, w.Ln2W, w.Ln2B, N, C)
+		be.MatmulForward(a.Fch, a.Ln2, w.FcW, w.FcB, N, C, 4*C)
+		be.GeluForward(a.FchGelu, a.Fch, N*4*C)
+		be.MatmulForward(a.FcProj, a.FchGelu, w.FcProjW, w.FcProjB, N, 4*C, C)
+		be.ResidualForward(a.Residual3, a.Residual2, a.FcProj, N*C)
+		residual = a.Residual3
+	}
+	be.LayerNormForward(acts.Lnf, acts.LnfMean, acts.LnfRstd, residual, p.LnfW, p.LnfB, N, C)
+	be.LogitsForward(acts.Logits, acts.Lnf, p.Wte, N, C, V)
+	if targets == nil {
+		return -1, nil
+	}
+	be.CrossEntropyForward(acts.Losses, acts.Probs, acts.Logits, targets, N, V)
+	be.Download(m.losses, acts.Losses)
+	var sum float64
+	for _, x := range m.losses {
+		sum += float64(x)
+	}
+	return float32(sum / float64(N)), nil
+}
+
+func checkTokens(what string, ids []int32, n, V int) error {
+	if len(ids) != n {
+		return fmt.Errorf("%d %ss for a batch of %d", len(ids), what, n)
+	}
+	for i, id := range ids {
+		if id < 0 || int(id) >= V {
+			return fmt.Errorf("%s %d at %d: outside the vocabulary of %d", what, id, i, V)
+		}
+	}
+	return nil
+}
+
+// ZeroGrad sets the gradients to zero, before the first micro-batch of a step.
+func (m *Model) ZeroGrad() { m.Backend.Zero(m.Grads.All) }
+
+// Backward adds to Grads the gradient of scale × the mean loss of the last Forward, which must
+// have had targets. With gradient accumulation over k micro-batches, scale is 1/k. It turns
+// Acts.Probs into the gradient of the logits.
+func (m *Model) Backward(scale float32) error {
+	if m.targets == nil {
+		return fmt.Errorf("backward: the last forward pass had no targets")
+	}
+	c := m.Config
+	V, L, NH, C := c.VocabSize, c.Layers, c.Heads, c.Dim
+	B, T := m.B, m.T
+	N := B * T
+	be, p, g, acts := m.Backend, m.Params, m.Grads, m.Acts
+
+	dlogits := acts.Probs // in place: probs are not needed again
+	be.CrossEntropyBackward(dlogits, acts.Probs, m.targets, scale/float32(N), N, V)
+	dlnf := acts.dBTC
+	be.LogitsBackward(dlnf, g.Wte, dlogits, acts.Lnf, p.Wte, N, C, V)
+	dresidual := acts.dResidual // the gradient of the last block's output, then of each block's input
+	be.Zero(dresidual)
+	be.LayerNormBackward(dresidual, g.LnfW, g.LnfB, dlnf, acts.Layers[L-1].Residual3, p.LnfW, acts.LnfMean, acts.LnfRstd, N, C)
+	for l := L - 1; l >= 0; l-- {
+		w, gw, a := p.Blocks[l], g.Blocks[l], acts.Layers[l]
+		residual := acts.Encoded
+		if l > 0 {
+			residual = acts.Layers[l-1].Residual3
+		}
+		// residual3 = residual2 + fcproj: both get dresidual, which stays as residual2's
+		dfch := acts.dBT4C
+		be.MatmulBackward(dfch, gw.FcProjW, gw.FcProjB, dresidual, a.FchGelu, w.FcProjW, N, 4*C, C)
+		be.GeluBackward(dfch, a.Fch, dfch, N*4*C)
+		dln2 := acts.dBTC
+		be.MatmulBackward(dln2, gw.FcW, gw.FcB, dfch, a.Ln2, w.FcW, N, C, 4*C)
+		be.LayerNormBackward(dresidual, gw.Ln2W, gw.Ln2B, dln2, a.Residual2, w.Ln2W, a.Ln2Mean, a.Ln2Rstd, N, C)
+		// residual2 = residual + attproj: likewise
+		datty := acts.dBTC
+		be.MatmulBackward(datty, gw.AttProjW, gw.AttProjB, dresidual, a.Atty, w.AttProjW, N, C, C)
+		be.AttentionBackward(acts.dQkv, datty, a.Qkv, a.Att, B, T, C, NH)
+		dln1 := acts.dBTC
+		be.MatmulBackward(dln1, gw.QkvW, gw.QkvB, acts.dQkv, a.Ln1, w.QkvW, N, C, 3*C)
+		be.LayerNormBackward(dresidual, gw.Ln1W, gw.Ln1B, dln1, residual, w.Ln1W, a.Ln1Mean, a.Ln1Rstd, N, C)
+	}
+	be.EncoderBackward(g.Wte, g.Wpe, dresidual, m.tokens, B, T, C)
+	m.targets = nil // a second Backward would read dlogits as probs
+	return nil
+}
