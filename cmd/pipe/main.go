@@ -38,6 +38,7 @@ errors go to stderr.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newBPE())
 	root.AddCommand(newShard())
+	root.AddCommand(newCrawl())
 	return root
 }
 
