@@ -39,6 +39,7 @@ errors go to stderr.`,
 	root.AddCommand(newBPE())
 	root.AddCommand(newShard())
 	root.AddCommand(newCrawl())
+	root.AddCommand(newClean())
 	return root
 }
 
