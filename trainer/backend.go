@@ -70,10 +70,11 @@ type Backend interface {
 	LogitsForward(logits Buf, inp, wte Buf, N, C, V int)
 	LogitsBackward(dinp, dwte Buf, dlogits, inp, wte Buf, N, C, V int)
 
-	// CrossEntropyForward: probs (N,V) = softmax(logits), losses (N) = -log probs[target].
+	// CrossEntropyForward: probs (N,V) = softmax(logits), losses (N) = -log probs[target];
+	// a negative target (IgnoreTarget) has loss 0.
 	CrossEntropyForward(losses, probs Buf, logits Buf, targets []int32, N, V int)
 	// CrossEntropyBackward: dlogits (N,V) = scale * (probs - onehot(targets)), the gradient of
-	// scale × the summed loss. dlogits may be probs itself.
+	// scale × the summed loss, and 0 in the rows of negative targets. dlogits may be probs itself.
 	CrossEntropyBackward(dlogits Buf, probs Buf, targets []int32, scale float32, N, V int)
 
 	// SumSquares is Σ x², for the global gradient norm.

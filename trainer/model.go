@@ -19,6 +19,7 @@ type Model struct {
 	B, T            int     // the batch shape Acts is allocated for
 	tokens, targets []int32 // of the last forward pass, (B,T)
 	losses          []float32
+	counted         int // targets of the last forward pass that are not IgnoreTarget
 
 	mom, vel Buf // AdamW's first and second moments, laid out as Params.All
 	step     int // AdamW steps taken
@@ -167,8 +168,13 @@ func (m *Model) allocActs(B, T int) {
 	m.losses = make([]float32, N)
 }
 
+// IgnoreTarget is a target that has no loss, as PyTorch's ignore_index: the positions of a
+// row that the model reads but is not asked to predict.
+const IgnoreTarget = -1
+
 // Forward runs the model on tokens (B,T) and, given targets (B,T), returns the mean
-// cross-entropy loss; without targets it computes the logits only and returns -1.
+// cross-entropy loss over the targets that are not IgnoreTarget (0 when all are); without
+// targets it computes the logits only and returns -1.
 func (m *Model) Forward(tokens, targets []int32, B, T int) (float32, error) {
 	c := m.Config
 	V, L, NH, C := c.VocabSize, c.Layers, c.Heads, c.Dim
@@ -179,7 +185,7 @@ func (m *Model) Forward(tokens, targets []int32, B, T int) (float32, error) {
 		return 0, err
 	}
 	if targets != nil {
-		if err := checkTokens("target", targets, B*T, V); err != nil {
+		if err := checkTargets(targets, B*T, V); err != nil {
 			return 0, err
 		}
 	}
@@ -215,7 +221,29 @@ func (m *Model) Forward(tokens, targets []int32, B, T int) (float32, error) {
 	for _, x := range m.losses {
 		sum += float64(x)
 	}
-	return float32(sum / float64(N)), nil
+	m.counted = 0
+	for _, t := range targets {
+		if t != IgnoreTarget {
+			m.counted++
+		}
+	}
+	if m.counted == 0 {
+		return 0, nil
+	}
+	return float32(sum / float64(m.counted)), nil
+}
+
+// checkTargets is checkTokens that lets IgnoreTarget through.
+func checkTargets(ids []int32, n, V int) error {
+	if len(ids) != n {
+		return fmt.Errorf("%d targets for a batch of %d", len(ids), n)
+	}
+	for i, id := range ids {
+		if id != IgnoreTarget && (id < 0 || int(id) >= V) {
+			return fmt.Errorf("target %d at %d: outside the vocabulary of %d", id, i, V)
+		}
+	}
+	return nil
 }
 
 func checkTokens(what string, ids []int32, n, V int) error {
@@ -247,7 +275,7 @@ func (m *Model) Backward(scale float32) error {
 	be, p, g, acts := m.Backend, m.Params, m.Grads, m.Acts
 
 	dlogits := acts.Probs // in place: probs are not needed again
-	be.CrossEntropyBackward(dlogits, acts.Probs, m.targets, scale/float32(N), N, V)
+	be.CrossEntropyBackward(dlogits, acts.Probs, m.targets, scale/float32(max(m.counted, 1)), N, V)
 	dlnf := acts.dBTC
 	be.LogitsBackward(dlnf, g.Wte, dlogits, acts.Lnf, p.Wte, N, C, V)
 	dresidual := acts.dResidual // the gradient of the last block's output, then of each block's input

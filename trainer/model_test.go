@@ -272,7 +272,7 @@ func TestForwardErrors(t *testing.T) {
 		{"long", make([]int32, 6), nil, 1, 6, "at most 5"},
 		{"short", make([]int32, 3), nil, 1, 4, "3 tokens"},
 		{"vocab", []int32{0, 7}, nil, 1, 2, "token 7 at 1"},
-		{"target", []int32{0, 1}, []int32{-1, 0}, 1, 2, "target -1 at 0"},
+		{"target", []int32{0, 1}, []int32{-2, 0}, 1, 2, "target -2 at 0"}, // -1 is IgnoreTarget
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := m.Forward(tc.tokens, tc.targets, tc.B, tc.T)

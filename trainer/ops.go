@@ -321,7 +321,8 @@ func logitsBackward[F Float](dinp, dwte []F, dlogits, inp, wte []F, N, C, V int)
 }
 
 // crossEntropyForward: probs (N,V) = softmax(logits (N,V)) per row, and
-// losses (N) = −log probs[target] = log Σ exp(logits) − logits[target].
+// losses (N) = −log probs[target] = log Σ exp(logits) − logits[target]; a negative target
+// (ignored, as PyTorch's ignore_index) has loss 0.
 func crossEntropyForward[F Float](losses, probs []F, logits []F, targets []int32, N, V int) {
 	exp := expOf[F]()
 	parallelFor(N, 20*N*V, func(lo, hi int) {
@@ -345,16 +346,25 @@ func crossEntropyForward[F Float](losses, probs []F, logits []F, targets []int32
 			for i := range p {
 				p[i] *= inv
 			}
+			if targets[r] < 0 {
+				losses[r] = 0
+				continue
+			}
 			losses[r] = F(math.Log(float64(sum))) + maxv - x[targets[r]]
 		}
 	})
 }
 
-// crossEntropyBackward: dlogits (N,V) = scale · (probs − onehot(targets)); dlogits may be probs.
+// crossEntropyBackward: dlogits (N,V) = scale · (probs − onehot(targets)), and 0 in the rows of
+// ignored (negative) targets; dlogits may be probs.
 func crossEntropyBackward[F Float](dlogits []F, probs []F, targets []int32, scale F, N, V int) {
 	parallelFor(N, N*V, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			p, d := probs[r*V:(r+1)*V], dlogits[r*V:(r+1)*V]
+			if targets[r] < 0 {
+				clear(d)
+				continue
+			}
 			for i, pi := range p {
 				d[i] = scale * pi
 			}

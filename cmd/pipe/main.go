@@ -40,6 +40,8 @@ errors go to stderr.`,
 	root.AddCommand(newShard())
 	root.AddCommand(newCrawl())
 	root.AddCommand(newClean())
+	root.AddCommand(newTrain())
+	root.AddCommand(newSample())
 	return root
 }
 

@@ -1,0 +1,370 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/pipe-dev/pipe/bpe"
+	"github.com/pipe-dev/pipe/shard"
+	"github.com/pipe-dev/pipe/tokstream"
+	"github.com/pipe-dev/pipe/trainer"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// trainSettings are a run's settings: the flags, kept in every checkpoint's state.json so
+// that --resume continues the same run.
+type trainSettings struct {
+	Data        string  `json:"data,omitempty"`
+	Task        string  `json:"task,omitempty"`
+	Tokenizer   string  `json:"tokenizer,omitempty"`
+	Model       string  `json:"model"`
+	Context     int     `json:"context"`
+	Batch       int     `json:"batch"`
+	BatchTokens int     `json:"batch_tokens"`
+	Steps       int     `json:"steps"`
+	LR          float32 `json:"lr"`
+	MinLR       float32 `json:"min_lr"`
+	Warmup      int     `json:"warmup"`
+	WeightDecay float32 `json:"weight_decay"`
+	Clip        float32 `json:"clip"`
+	Seed        uint64  `json:"seed"`
+	EvalEvery   int     `json:"eval_every"`
+	EvalBatches int     `json:"eval_batches"`
+	CkptEvery   int     `json:"ckpt_every"`
+	Device      string  `json:"device"`
+
+	TargetAccuracy float64 `json:"-"` // this invocation's --target-accuracy, not saved
+}
+
+// resumeFlags may be given with --resume to change a run's plan; any other flag is refused.
+var resumeFlags = map[string]bool{"resume": true, "steps": true, "stop-after": true, "eval-every": true, "ckpt-every": true, "device": true, "target-accuracy": true}
+
+func newTrain() *cobra.Command {
+	var (
+		s         trainSettings
+		out       string
+		resume    string
+		stopAfter int
+		targetAcc float64
+	)
+	c := &cobra.Command{
+		Use:   "train (--data DIR | --task sort) --model NAME --out RUN | --resume RUN",
+		Short: "Train a GPT-2 model on shards, writing checkpoints and metrics",
+		Long: `train trains a GPT-2 model of a named size (` + fmt.Sprint(trainer.SizeNames()) + `) on the
+train split of a shard directory (--data), or on the built-in sorting task
+(--task sort: six symbols from {A,B,C} to sort, the nano model's task). The
+vocabulary comes from the shards' tokenizer.
+
+Each optimizer step accumulates the gradients of --batch-tokens tokens in
+micro-batches of --batch rows of --context tokens, clips them to --clip, and
+takes an AdamW step; the learning rate warms up over --warmup steps and then
+follows a cosine down to --min-lr at --steps. Every --eval-every steps (and
+at the last) the loss on --eval-batches fixed batches of the val split is
+measured (and with --task sort, the accuracy on held-out inputs).
+
+RUN/metrics.jsonl gets one JSON line per step (step, loss, lr, grad_norm,
+tokens_per_s, and val_loss / accuracy at evaluations); a progress line goes to
+stderr. Every --ckpt-every steps (and at the last) RUN/ckpt-STEP/ is written
+atomically: model.safetensors and config.json in Hugging Face GPT-2 layout
+(with --tokenizer, tokenizer.json too), optimizer.safetensors and state.json.
+"pipe train --resume RUN" continues from the latest checkpoint exactly as the
+run would have gone on, given the same machine and threads.`,
+		Example: `  pipe train --data data/ --model micro --context 256 --batch 16 --steps 2000 --out run1
+  pipe train --resume run1
+  pipe train --task sort --model nano --steps 1500 --out sort-run`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			if resume != "" {
+				var bad []string
+				c.Flags().Visit(func(f *pflag.Flag) {
+					if !resumeFlags[f.Name] {
+						bad = append(bad, "--"+f.Name)
+					}
+				})
+				if len(bad) > 0 {
+					return usagef("train: with --resume the run's own settings hold; %v may not be given", bad)
+				}
+				s.TargetAccuracy = targetAcc
+				return resumeRun(c, resume, s, stopAfter)
+			}
+			if out == "" {
+				return usagef("train: --out RUN is required")
+			}
+			if (s.Data == "") == (s.Task == "") {
+				return usagef("train: give --data DIR or --task sort")
+			}
+			if s.Task != "" && s.Task != "sort" {
+				return usagef("train: unknown task %q (have sort)", s.Task)
+			}
+			if s.Task == "sort" { // minGPT's settings for the demo, where not given
+				for name, v := range map[string]string{"model": "nano", "batch": "64", "lr": "5e-4", "steps": "2000", "eval-every": "100"} {
+					if !c.Flags().Changed(name) {
+						c.Flags().Set(name, v)
+					}
+				}
+				if !c.Flags().Changed("context") {
+					s.Context = trainer.SortContext
+				}
+				if s.Context != trainer.SortContext {
+					return usagef("train: --task sort has context %d", trainer.SortContext)
+				}
+			}
+			if !c.Flags().Changed("min-lr") {
+				s.MinLR = s.LR / 10
+			}
+			if !c.Flags().Changed("batch-tokens") {
+				s.BatchTokens = s.Batch * s.Context
+			}
+			if err := checkSettings(s); err != nil {
+				return err
+			}
+			if latest, _ := trainer.LatestCheckpoint(out); latest != "" {
+				return fmt.Errorf("train: %s already has checkpoints: resume it with --resume %s, or choose another --out", out, out)
+			}
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return err
+			}
+			return runTrain(c, out, s, "", stopAfter, targetAcc)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&s.Data, "data", "", "shard directory (manifest.json) to train on")
+	f.StringVar(&s.Task, "task", "", "a built-in task instead of --data: sort")
+	f.StringVar(&s.Tokenizer, "tokenizer", "", "the shards' tokenizer, copied into checkpoints as tokenizer.json")
+	f.StringVar(&s.Model, "model", "micro", "model size")
+	f.IntVar(&s.Context, "context", 256, "context length T")
+	f.IntVar(&s.Batch, "batch", 8, "rows per micro-batch B")
+	f.IntVar(&s.BatchTokens, "batch-tokens", 0, "tokens per optimizer step, a multiple of B×T (default B×T)")
+	f.IntVar(&s.Steps, "steps", 1000, "optimizer steps")
+	f.Float32Var(&s.LR, "lr", 6e-4, "peak learning rate")
+	f.Float32Var(&s.MinLR, "min-lr", 0, "learning rate at the end of the cosine (default lr/10)")
+	f.IntVar(&s.Warmup, "warmup", 10, "warmup steps")
+	f.Float32Var(&s.WeightDecay, "weight-decay", 0.1, "AdamW weight decay (matrices and embeddings)")
+	f.Float32Var(&s.Clip, "clip", 1, "clip the global gradient norm to this (0: no clipping)")
+	f.Uint64Var(&s.Seed, "seed", 1, "seed of the initial weights and the data order")
+	f.IntVar(&s.EvalEvery, "eval-every", 100, "evaluate every so many steps (0: only at the end)")
+	f.IntVar(&s.EvalBatches, "eval-batches", 10, "val batches per evaluation")
+	f.IntVar(&s.CkptEvery, "ckpt-every", 0, "checkpoint every so many steps (0: only at the end)")
+	f.StringVar(&s.Device, "device", "cpu", "backend: cpu")
+	f.StringVar(&out, "out", "", "run directory to write")
+	f.StringVar(&resume, "resume", "", "continue the run in this directory from its latest checkpoint")
+	f.Float64Var(&targetAcc, "target-accuracy", 0, "with --task sort: stop at the first evaluation whose accuracy reaches this (0: never)")
+	f.IntVar(&stopAfter, "stop-after", 0, "stop after this step with a checkpoint, as if interrupted (the schedule still ends at --steps)")
+	return c
+}
+
+func checkSettings(s trainSettings) error {
+	switch {
+	case s.Steps < 1:
+		return usagef("train: --steps %d: want at least 1", s.Steps)
+	case s.Batch < 1 || s.Context < 1:
+		return usagef("train: --batch %d, --context %d: want both at least 1", s.Batch, s.Context)
+	case s.Warmup < 0 || s.EvalEvery < 0 || s.CkptEvery < 0 || s.EvalBatches < 1:
+		return usagef("train: --warmup, --eval-every and --ckpt-every must not be negative, --eval-batches at least 1")
+	case s.Device != "cpu":
+		return usagef("train: --device %q: this build has the cpu backend only", s.Device)
+	}
+	if _, err := trainer.AccumSteps(s.BatchTokens, s.Batch, s.Context); err != nil {
+		return usagef("train: --%v", err)
+	}
+	if _, ok := trainer.Sizes[s.Model]; !ok {
+		return usagef("train: unknown --model %q (have %v)", s.Model, trainer.SizeNames())
+	}
+	return nil
+}
+
+func resumeRun(c *cobra.Command, run string, flags trainSettings, stopAfter int) error {
+	ckpt, err := trainer.LatestCheckpoint(run)
+	if err != nil {
+		return err
+	}
+	if ckpt == "" {
+		return fmt.Errorf("train: %s has no checkpoint to resume from", run)
+	}
+	st, err := trainer.ReadState(ckpt)
+	if err != nil {
+		return err
+	}
+	var s trainSettings
+	if err := json.Unmarshal(st.Run, &s); err != nil {
+		return fmt.Errorf("%s/state.json: run settings: %w", ckpt, err)
+	}
+	fs := c.Flags()
+	if fs.Changed("steps") {
+		s.Steps = flags.Steps
+	}
+	if fs.Changed("eval-every") {
+		s.EvalEvery = flags.EvalEvery
+	}
+	if fs.Changed("ckpt-every") {
+		s.CkptEvery = flags.CkptEvery
+	}
+	if fs.Changed("device") {
+		s.Device = flags.Device
+	}
+	if err := checkSettings(s); err != nil {
+		return err
+	}
+	return runTrain(c, run, s, ckpt, stopAfter, flags.TargetAccuracy)
+}
+
+// runTrain trains in run from a fresh model (ckpt "") or from checkpoint ckpt.
+func runTrain(c *cobra.Command, run string, s trainSettings, ckpt string, stopAfter int, targetAcc float64) error {
+	accum, _ := trainer.AccumSteps(s.BatchTokens, s.Batch, s.Context)
+	var (
+		src   trainer.Source
+		ev    trainer.Evaluator
+		vocab int
+		eot   = -1
+	)
+	if s.Task == "sort" {
+		task := trainer.NewSortTask(s.Batch, s.Seed)
+		src, ev, vocab = task, task, trainer.SortVocab
+	} else {
+		ds, err := shard.Open(s.Data)
+		if err != nil {
+			return err
+		}
+		meta := ds.Meta()
+		vocab = meta.VocabSize
+		if meta.EOT != tokstream.NoEOT {
+			eot = meta.EOT
+		}
+		lcfg := shard.LoaderConfig{Batch: s.Batch, Context: s.Context, Seed: s.Seed}
+		train, err := shard.NewLoader(ds, "train", lcfg)
+		if err != nil {
+			return err
+		}
+		defer train.Close()
+		src = &trainer.WindowSource{Loader: train, B: s.Batch, T: s.Context}
+		if len(ds.Manifest.Split("val")) > 0 {
+			lcfg.Sequential = true
+			val, err := shard.NewLoader(ds, "val", lcfg)
+			if err != nil {
+				return err
+			}
+			defer val.Close()
+			vs := &trainer.WindowSource{Loader: val, B: s.Batch, T: s.Context}
+			ev = trainer.LossEval{Src: vs, Start: vs.State(), B: s.Batch, T: s.Context, Batches: s.EvalBatches}
+		} else {
+			slog.Warn("no val split: no validation loss", "data", s.Data)
+		}
+	}
+	cfg, err := trainer.NamedConfig(s.Model, vocab, s.Context)
+	if err != nil {
+		return usageError{err}
+	}
+	m, err := trainer.New(cfg, trainer.NewCPU())
+	if err != nil {
+		return err
+	}
+	if ckpt == "" {
+		m.Init(s.Seed)
+	} else {
+		st, err := trainer.ReadState(ckpt)
+		if err != nil {
+			return err
+		}
+		if st.Model != cfg {
+			return fmt.Errorf("%s: the checkpoint's model %+v is not the run's %+v", ckpt, st.Model, cfg)
+		}
+		if err := trainer.RemoveTemps(run); err != nil {
+			return err
+		}
+		if err := m.LoadCheckpoint(ckpt); err != nil {
+			return err
+		}
+		if m.Step() != st.Step {
+			return fmt.Errorf("%s: optimizer at step %d, state at step %d", ckpt, m.Step(), st.Step)
+		}
+		if err := src.Restore(st.Source); err != nil {
+			return fmt.Errorf("%s: %w", ckpt, err)
+		}
+		slog.Info("resuming", "checkpoint", ckpt, "step", st.Step)
+	}
+	settings, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	metrics, err := trainer.OpenMetrics(filepath.Join(run, "metrics.jsonl"), m.Step())
+	if err != nil {
+		return err
+	}
+	defer metrics.Close()
+
+	var tok *bpe.Tokenizer
+	if s.Tokenizer != "" {
+		if tok, err = bpe.Load(s.Tokenizer, ""); err != nil {
+			return err
+		}
+		if s.Data != "" {
+			ds, err := shard.Open(s.Data)
+			if err != nil {
+				return err
+			}
+			fp, err := tok.Fingerprint()
+			if err != nil {
+				return err
+			}
+			if want := ds.Manifest.Tokenizer.SHA256; fp != want {
+				return fmt.Errorf("train: --tokenizer %s (sha256 %s) did not make the shards of %s (%s)", s.Tokenizer, fp, s.Data, want)
+			}
+		}
+	}
+	lc := trainer.LoopConfig{Batch: s.Batch, Context: s.Context, Accum: accum, Steps: s.Steps, StopAfter: stopAfter,
+		EvalEvery: s.EvalEvery, CkptEvery: s.CkptEvery, TargetAccuracy: targetAcc,
+		Opt:   trainer.AdamW{Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: s.WeightDecay, MaxGradNorm: s.Clip},
+		Sched: trainer.Schedule{MaxLR: s.LR, MinLR: s.MinLR, Warmup: s.Warmup, Total: s.Steps}}
+	prog := newProgress(c.ErrOrStderr(), m.Step(), s.Steps)
+	hooks := trainer.Hooks{
+		Step: func(met trainer.Metric) error {
+			prog.step(met)
+			return metrics.Write(met)
+		},
+		Checkpoint: func(step int) error {
+			st := trainer.TrainState{Step: step, Source: src.State(), Run: settings}
+			var extra func(string) error
+			if tok != nil {
+				extra = func(dir string) error { return bpe.WriteHFFile(filepath.Join(dir, "tokenizer.json"), tok) }
+			}
+			_, err := trainer.SaveCheckpoint(run, m, st, eot, extra)
+			return err
+		},
+	}
+	return trainer.Train(m, src, ev, lc, hooks)
+}
+
+// progress prints a line on stderr at most once a second, and at evaluations.
+type progress struct {
+	w            io.Writer
+	first, last  int
+	start, shown time.Time
+}
+
+func newProgress(w io.Writer, done, steps int) *progress {
+	return &progress{w: w, first: done, last: steps, start: time.Now()}
+}
+
+func (p *progress) step(m trainer.Metric) {
+	now := time.Now()
+	if m.ValLoss == nil && m.Step != p.last && now.Sub(p.shown) < time.Second {
+		return
+	}
+	p.shown = now
+	per := now.Sub(p.start) / time.Duration(max(m.Step-p.first, 1))
+	eta := (per * time.Duration(p.last-m.Step)).Round(time.Second)
+	line := fmt.Sprintf("step %d/%d loss %.4f lr %.2e %.0f tok/s eta %s", m.Step, p.last, m.Loss, m.LR, m.TokensPerS, eta)
+	if m.ValLoss != nil {
+		line += fmt.Sprintf(" val_loss %.4f", *m.ValLoss)
+	}
+	if m.Accuracy != nil {
+		line += fmt.Sprintf(" accuracy %.3f", *m.Accuracy)
+	}
+	fmt.Fprintln(p.w, line)
+}
