@@ -33,7 +33,7 @@ if [ ! -x "$peers/venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "${PY
   echo "${PY_PKGS[*]}" > "$stamp"
 fi
 
-TORCH_PKGS=(torch==2.15.0 numpy)
+TORCH_PKGS=(torch==2.15.0 numpy transformers==5.23.0)
 stamp="$peers/torch/.pkgs"
 if [ ! -x "$peers/torch/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "${TORCH_PKGS[*]}" ]; then
   echo "peers: pip install ${TORCH_PKGS[*]} (large)" >&2
