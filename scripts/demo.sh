@@ -1,39 +1,42 @@
 #!/usr/bin/env bash
-# The main job, as far as it exists today, on an embedded default: the public-domain
-# text of Newton's Opticks that ships with every Go installation (Project Gutenberg).
-# It builds pipe, trains a BPE tokenizer, encodes the text to the Arrow token stream,
-# exports the tokenizer for Hugging Face, and round-trips a sample sentence.
-# Outputs go to demo-out/ (or $1).
+# The main job end to end on the embedded default, offline, on loopback:
+#   a website (Newton's Opticks, public domain, shipped with every Go installation, cut into
+#   linked HTML pages by scripts/demo_site.py) is served on 127.0.0.1, then
+#   pipe crawl | pipe clean | pipe bpe | pipe shard, then pipe train on CPU, then pipe sample.
+# Outputs go to demo-out/ (or $1). Change the seeds to run it against real sites.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-demo-out}"
-mkdir -p "$out"
+steps="${DEMO_STEPS:-600}"
+rm -rf "$out" && mkdir -p "$out"
 text="$(go env GOROOT)/src/testdata/Isaac.Newton-Opticks.txt"
 
 echo "== build" >&2
 go build -o "$out/pipe" ./cmd/pipe
 pipe="$out/pipe"
 
-echo "== train a 2,048-token BPE vocabulary (o200k pre-split) on $(basename "$text")" >&2
-"$pipe" bpe train --vocab-size 2048 --pattern o200k --text --out "$out/tokenizer.bpe" "$text"
+echo "== serve the demo site on loopback" >&2
+coproc SITE { python3 scripts/demo_site.py "$text" "$out/site"; }
+read -r seed <&"${SITE[0]}"
+trap 'exec {SITE[1]}>&-; wait "$SITE_PID" 2>/dev/null || true' EXIT
+echo "   $seed" >&2
 
-echo "== encode it to the Arrow IPC token stream that pipe shard reads" >&2
-"$pipe" bpe encode --tokenizer "$out/tokenizer.bpe" --text "$text" > "$out/tokens.arrows"
+echo "== crawl | clean | bpe | shard" >&2
+"$pipe" crawl --seeds "$seed" --allow-private --per-host-delay 0 --max-pages 500 \
+  | tee "$out/crawl.warc.gz" \
+  | "$pipe" clean --stats "$out/clean-stats.json" \
+  | tee "$out/docs.jsonl" \
+  | "$pipe" bpe --vocab-size 2048 --out "$out/tokenizer.json" \
+  | "$pipe" shard --out "$out/data" --val-fraction 0.1
+"$pipe" shard info "$out/data"
 
-echo "== export the tokenizer as a Hugging Face tokenizer.json" >&2
-"$pipe" bpe export --tokenizer "$out/tokenizer.bpe" --format hf --out "$out/tokenizer.json"
+echo "== train a micro GPT on CPU ($steps steps)" >&2
+"$pipe" train --data "$out/data" --tokenizer "$out/tokenizer.json" --model micro --context 128 \
+  --batch 16 --steps "$steps" --lr 3e-3 --warmup 50 --eval-every 100 --ckpt-every "$steps" --out "$out/run"
 
-sample="Light is refracted by the Prism, and the Colours of the Rays are separated."
-ids=$(printf '%s' "$sample" | "$pipe" bpe encode --tokenizer "$out/tokenizer.json" --text --ids 2>/dev/null)
-back=$(printf '%s\n' "$ids" | "$pipe" bpe decode --tokenizer "$out/tokenizer.json")
-n=$(wc -w <<<"$ids")
+ckpt=$(ls -d "$out"/run/ckpt-* | sort -V | tail -1)
+echo "== sample from $ckpt" >&2
+"$pipe" sample --ckpt "$ckpt" --prompt "Light is" --tokens 80 --temperature 0.8 --top-k 40 --seed 1
 echo
-echo "sample:  $sample"
-echo "ids:     $ids"
-echo "         ($n tokens for ${#sample} characters)"
-echo "decoded: $back"
-[ "$back" = "$sample" ] || { echo "demo: decode did not give the sample back" >&2; exit 1; }
-echo
-echo "outputs in $out/: tokenizer.bpe (pipe's native file), tokenizer.json (Hugging Face),"
-echo "tokens.arrows (Arrow IPC token stream), pipe (the binary)"
-echo "Next stages (shard, train, crawl, clean) are not built yet: see README.md."
+echo "outputs in $out/: crawl.warc.gz (WARC), docs.jsonl (clean documents), clean-stats.json,"
+echo "tokenizer.json (Hugging Face), data/ (Arrow shards + manifest.json), run/ (metrics.jsonl, checkpoints)"
