@@ -36,7 +36,7 @@ echo "== train a micro GPT on CPU ($steps steps)" >&2
 
 ckpt=$(ls -d "$out"/run/ckpt-* | sort -V | tail -1)
 echo "== sample from $ckpt" >&2
-"$pipe" sample --ckpt "$ckpt" --prompt "Light is" --tokens 80 --temperature 0.8 --top-k 40 --seed 1
+"$pipe" sample --ckpt "$ckpt" --prompt "Light is" --max-tokens 80 --temperature 0.8 --top-k 40 --seed 1
 echo
 echo "outputs in $out/: crawl.warc.gz (WARC), docs.jsonl (clean documents), clean-stats.json,"
 echo "tokenizer.json (Hugging Face), data/ (Arrow shards + manifest.json), run/ (metrics.jsonl, checkpoints)"

@@ -151,7 +151,7 @@ run would have gone on, given the same machine and threads.`,
 	f.IntVar(&s.EvalEvery, "eval-every", 100, "evaluate every so many steps (0: only at the end)")
 	f.IntVar(&s.EvalBatches, "eval-batches", 10, "val batches per evaluation")
 	f.IntVar(&s.CkptEvery, "ckpt-every", 0, "checkpoint every so many steps (0: only at the end)")
-	f.StringVar(&s.Device, "device", "cpu", "backend: cpu")
+	f.StringVar(&s.Device, "device", "auto", "backend: cpu, or auto (a GPU when there is one; this build has no GPU backend yet, so cpu)")
 	f.StringVar(&out, "out", "", "run directory to write")
 	f.StringVar(&resume, "resume", "", "continue the run in this directory from its latest checkpoint")
 	f.Float64Var(&targetAcc, "target-accuracy", 0, "with --task sort: stop at the first evaluation whose accuracy reaches this (0: never)")
@@ -167,8 +167,8 @@ func checkSettings(s trainSettings) error {
 		return usagef("train: --batch %d, --context %d: want both at least 1", s.Batch, s.Context)
 	case s.Warmup < 0 || s.EvalEvery < 0 || s.CkptEvery < 0 || s.EvalBatches < 1:
 		return usagef("train: --warmup, --eval-every and --ckpt-every must not be negative, --eval-batches at least 1")
-	case s.Device != "cpu":
-		return usagef("train: --device %q: this build has the cpu backend only", s.Device)
+	case s.Device != "cpu" && s.Device != "auto":
+		return usagef("train: --device %q: this build has the cpu backend only (cpu or auto)", s.Device)
 	}
 	if _, err := trainer.AccumSteps(s.BatchTokens, s.Batch, s.Context); err != nil {
 		return usagef("train: --%v", err)

@@ -119,7 +119,7 @@ func TestTrainResumeExact(t *testing.T) {
 
 	// sampling with the checkpoint's tokenizer.json: the prompt, then text; the same twice
 	sample := func() string {
-		return string(mustRun(t, nil, "sample", "--ckpt", ckpt, "--prompt", "the shard", "--tokens", "8", "--top-k", "5", "--seed", "2"))
+		return string(mustRun(t, nil, "sample", "--ckpt", ckpt, "--prompt", "the shard", "--max-tokens", "8", "--top-k", "5", "--seed", "2"))
 	}
 	if a, b := sample(), sample(); a != b || !strings.HasPrefix(a, "the shard") || len(a) <= len("the shard\n") {
 		t.Errorf("samples %q and %q", a, b)
