@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/pipe-dev/pipe/internal/peertest"
 )
 
 var updateGolden = flag.Bool("update-golden", false, "rewrite the golden tokenizer files in testdata/")
@@ -84,10 +86,7 @@ func npmEncoder(t *testing.T, name string) (ranks, special map[string]uint32, pa
 	t.Helper()
 	dir := encodersDir()
 	if dir == "" {
-		if os.Getenv("PIPE_PEERS") == "1" {
-			t.Fatal("PIPE_PEERS=1 but the npm tiktoken encoders are missing")
-		}
-		t.Skip("no npm tiktoken encoders (run scripts/peers.sh, or set PIPE_PEER_DIR)")
+		peertest.Missing(t, "the npm tiktoken encoders are missing")
 	}
 	f, err := os.Open(filepath.Join(dir, name+".json"))
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
@@ -11,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/pipe-dev/pipe/internal/peertest"
 )
 
 func TestByteLevelTable(t *testing.T) {
@@ -212,10 +215,7 @@ func python(t *testing.T) string {
 		err = exec.Command(py, "-c", "import tokenizers").Run()
 	}
 	if err != nil {
-		if os.Getenv("PIPE_PEERS") == "1" {
-			t.Fatalf("PIPE_PEERS=1 but python3 with tokenizers is missing: %v", err)
-		}
-		t.Skipf("no python3 with tokenizers (%v); run scripts/peers.sh", err)
+		peertest.Missing(t, fmt.Sprintf("no python3 on PATH that imports tokenizers (%v)", err))
 	}
 	return py
 }
@@ -264,7 +264,7 @@ func TestHFMatchesTokenizers(t *testing.T) {
 	if !testing.Short() {
 		real = append(real, "gpt2", "o200k")
 	}
-	if encodersDir() == "" && os.Getenv("PIPE_PEERS") == "1" {
+	if encodersDir() == "" && peertest.Required() {
 		t.Fatal("PIPE_PEERS=1 but the npm tiktoken encoders are missing")
 	}
 	if encodersDir() != "" {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -14,6 +13,8 @@ import (
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/pipe-dev/pipe/internal/peertest"
 )
 
 // TestUnicodeVersion fails when Go's unicode tables are no longer those
@@ -280,34 +281,12 @@ for name in ("gpt2", "cl100k", "o200k"):
 json.dump(out, sys.stdout)
 `
 
-// unicodePython returns the peers' Python ($PIPE_PEER_DIR/venv) when it
-// imports tiktoken, skipping the test when it does not, or failing it when
-// PIPE_PEERS=1 says the peers are required.
-func unicodePython(t *testing.T) (py, dir string) {
-	t.Helper()
-	dir = os.Getenv("PIPE_PEER_DIR")
-	if dir == "" {
-		if os.Getenv("PIPE_PEERS") == "1" {
-			t.Fatal("PIPE_PEERS=1 but PIPE_PEER_DIR is not set: run scripts/test.sh")
-		}
-		t.Skip("no peers: run scripts/peers.sh and set PIPE_PEER_DIR (scripts/test.sh does both)")
-	}
-	py = filepath.Join(dir, "venv", "bin", "python")
-	if out, err := exec.Command(py, "-c", "import tiktoken").CombinedOutput(); err != nil {
-		if os.Getenv("PIPE_PEERS") == "1" {
-			t.Fatalf("PIPE_PEERS=1 but %s cannot import tiktoken: %v\n%s", py, err, out)
-		}
-		t.Skipf("%s cannot import tiktoken (%v): run scripts/peers.sh", py, err)
-	}
-	return py, dir
-}
-
 // TestUnicodeMatchesTiktoken gives tiktoken, in one string, a character of
 // every range of unicodeAdded with its neighbours (unicodePeerTexts) and the
 // texts of unicodeCases: our ids on OpenAI's rank files must be tiktoken's,
 // and our pieces, from the scanners and from RegexSplitter, tiktoken's.
 func TestUnicodeMatchesTiktoken(t *testing.T) {
-	py, dir := unicodePython(t)
+	py, dir := peertest.Python(t, "tiktoken"), peertest.Dir(t)
 	texts := unicodePeerTexts()
 	for _, c := range unicodeCases {
 		texts = append(texts, c.text)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/pipe-dev/pipe/docio"
+	"github.com/pipe-dev/pipe/internal/peertest"
 )
 
 func mustCreate(t *testing.T, path string) *os.File {
@@ -26,15 +27,9 @@ func docText(s string) docio.Document { return docio.Document{Text: s} }
 // the peers are not installed (failing it when PIPE_PEERS=1).
 func runPeer(t *testing.T, script string, stdin []byte) []byte {
 	t.Helper()
-	dir := os.Getenv("PIPE_PEER_DIR")
-	if dir == "" {
-		if os.Getenv("PIPE_PEERS") == "1" {
-			t.Fatal("PIPE_PEERS=1 but PIPE_PEER_DIR is not set")
-		}
-		t.Skip("peers not installed: run scripts/test.sh")
-	}
+	py := peertest.Python(t)
 	_, self, _, _ := runtime.Caller(0)
-	cmd := exec.Command(filepath.Join(dir, "venv", "bin", "python"), filepath.Join(filepath.Dir(self), "..", "scripts", script))
+	cmd := exec.Command(py, filepath.Join(filepath.Dir(self), "..", "scripts", script))
 	cmd.Stdin = bytes.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/pipe-dev/pipe/docio"
+	"github.com/pipe-dev/pipe/internal/peertest"
 )
 
 func TestLangID(t *testing.T) {
@@ -86,13 +87,7 @@ func langSample(t *testing.T, dir string, n int) []string {
 
 // The same languages and probabilities as fastText itself.
 func TestLangPeer(t *testing.T) {
-	dir := os.Getenv("PIPE_PEER_DIR")
-	if dir == "" {
-		if os.Getenv("PIPE_PEERS") == "1" {
-			t.Fatal("PIPE_PEERS=1 but PIPE_PEER_DIR is not set")
-		}
-		t.Skip("peers not installed: run scripts/test.sh")
-	}
+	dir := peertest.Dir(t)
 	texts := langSample(t, dir, 3000)
 	var in bytes.Buffer
 	for _, s := range texts {
@@ -100,7 +95,7 @@ func TestLangPeer(t *testing.T) {
 		in.Write(append(b, '\n'))
 	}
 	_, self, _, _ := runtime.Caller(0)
-	cmd := exec.Command(filepath.Join(dir, "venv", "bin", "python"), filepath.Join(filepath.Dir(self), "..", "scripts", "lang_peer.py"))
+	cmd := exec.Command(peertest.Python(t), filepath.Join(filepath.Dir(self), "..", "scripts", "lang_peer.py"))
 	cmd.Stdin = &in
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -20,33 +20,13 @@ import (
 	"time"
 
 	"github.com/pipe-dev/pipe/docio"
+	"github.com/pipe-dev/pipe/internal/peertest"
 )
 
 // The peer is datatrove 0.10.1 (PyPI) with spaCy, run by
 // scripts/datatrove_peer.py with the Python of $PIPE_PEER_DIR/venv
 // (scripts/peers.sh installs both, and the Debian documentation packages
 // the corpus comes from).
-
-// datatrovePython returns the peers' Python, skipping the test when the
-// peers are not set up, or failing it when PIPE_PEERS=1 asks for them.
-func datatrovePython(t *testing.T) string {
-	t.Helper()
-	missing := func(why string) {
-		if os.Getenv("PIPE_PEERS") == "1" {
-			t.Fatalf("PIPE_PEERS=1 but %s: run scripts/peers.sh", why)
-		}
-		t.Skipf("%s: run scripts/peers.sh and set PIPE_PEER_DIR (scripts/test.sh does both)", why)
-	}
-	dir := os.Getenv("PIPE_PEER_DIR")
-	if dir == "" {
-		missing("PIPE_PEER_DIR is not set")
-	}
-	py := filepath.Join(dir, "venv", "bin", "python")
-	if out, err := exec.Command(py, "-c", "import datatrove, spacy").CombinedOutput(); err != nil {
-		missing(fmt.Sprintf("datatrove and spacy are not importable by %s: %v %s", py, err, out))
-	}
-	return py
-}
 
 // runDatatrove runs datatrove_peer.py with args on the documents and
 // returns its output lines.
@@ -94,7 +74,7 @@ func verdictOf(v [2]any) (bool, string) {
 // documents made to sit on each rule's edge, and compares every decision
 // with datatrove's on the same documents.
 func TestFiltersMatchDatatrove(t *testing.T) {
-	py := datatrovePython(t)
+	py := peertest.Python(t, "datatrove", "spacy")
 	docs := filterCorpus(t)
 	if len(docs) < 2000 {
 		t.Fatalf("corpus has %d documents, want at least 2000 (are debian-handbook and python3.11-doc installed?)", len(docs))
@@ -220,7 +200,7 @@ func TestFiltersMatchDatatrove(t *testing.T) {
 // rules turn on (affixes, exception parts, emoticons, units, URL, e-mail
 // and IP pieces, odd whitespace), where a small difference shows at once.
 func TestRandomTextMatchesDatatrove(t *testing.T) {
-	py := datatrovePython(t)
+	py := peertest.Python(t, "datatrove", "spacy")
 	tokenPieces := []string{":", ")", "(", "-", ";", "'", "''", "’", "s", "S", "a", "A", "Dr", ".", "..", "...", "e", "g", "i", "t",
 		"it", "don", "n't", "'s", "D", "8", "<", "3", "=", "o", "O", " ", " ", "  ", "\n", "/", "w", "and", "or", "°", "C", "c", "1",
 		"10", "km", "$", "US$", "%", "+", "^", "*", "—", "–", "~", ",", "x", "Y", "Ph", "m", "p", "http", "://", "www", "com", "@",
@@ -350,7 +330,7 @@ func TestRandomTextMatchesDatatrove(t *testing.T) {
 // spaCy and datatrove and checks that it has not changed, so that a new
 // peer version with other rules cannot pass unnoticed.
 func TestWordTablesMatchSpacy(t *testing.T) {
-	py := datatrovePython(t)
+	py := peertest.Python(t, "datatrove", "spacy")
 	cmd := exec.Command(py, filepath.Join("..", "scripts", "datatrove_peer.py"), "tables")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

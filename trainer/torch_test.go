@@ -8,32 +8,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
-)
 
-// torchPython finds a Python that imports torch: $PIPE_TORCH_PYTHON, else the peers' venv. The
-// test skips without one; PIPE_TORCH=1 makes that a failure. (scripts/peers.sh does not
-// install torch yet: PyPI's Linux wheel brings CUDA libraries, about 3 GB, though it runs on
-// the CPU.)
-func torchPython(t *testing.T) string {
-	t.Helper()
-	var candidates []string
-	if p := os.Getenv("PIPE_TORCH_PYTHON"); p != "" {
-		candidates = append(candidates, p)
-	}
-	if d := os.Getenv("PIPE_PEER_DIR"); d != "" {
-		candidates = append(candidates, filepath.Join(d, "venv", "bin", "python"))
-	}
-	for _, py := range candidates {
-		if exec.Command(py, "-c", "import torch, numpy").Run() == nil {
-			return py
-		}
-	}
-	if os.Getenv("PIPE_TORCH") == "1" {
-		t.Fatalf("PIPE_TORCH=1 but no Python with torch among %v (set PIPE_TORCH_PYTHON)", candidates)
-	}
-	t.Skipf("no Python with torch among %v: set PIPE_TORCH_PYTHON", candidates)
-	return ""
-}
+	"github.com/pipe-dev/pipe/internal/peertest"
+)
 
 func writeF32(t *testing.T, path string, x []float32) {
 	t.Helper()
@@ -53,7 +30,7 @@ func writeF32(t *testing.T, path string, x []float32) {
 // recompute them from the same weights and tokens (scripts/torch_gpt2_check.py): logits and
 // loss must agree to a relative 1e-4, gradients to 1e-3.
 func TestTorchParity(t *testing.T) {
-	py := torchPython(t)
+	py := peertest.TorchPython(t, "numpy")
 	cfg := Config{VocabSize: 67, Context: 20, Layers: 2, Heads: 4, Dim: 32}
 	m, _ := New(cfg, NewCPU())
 	m.Init(11)

@@ -15,31 +15,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pipe-dev/pipe/internal/peertest"
 )
 
 // The peer is warcio (PyPI), run by scripts/warc_peer.py with the Python of
 // $PIPE_PEER_DIR/venv (scripts/peers.sh installs it).
-
-// peerPython returns the peers' Python, skipping the test when the peers
-// are not set up, or failing it when PIPE_PEERS=1 asks for them.
-func peerPython(t *testing.T) string {
-	t.Helper()
-	missing := func(why string) {
-		if os.Getenv("PIPE_PEERS") == "1" {
-			t.Fatalf("PIPE_PEERS=1 but %s: run scripts/peers.sh", why)
-		}
-		t.Skipf("%s: run scripts/peers.sh and set PIPE_PEER_DIR (scripts/test.sh does both)", why)
-	}
-	dir := os.Getenv("PIPE_PEER_DIR")
-	if dir == "" {
-		missing("PIPE_PEER_DIR is not set")
-	}
-	py := filepath.Join(dir, "venv", "bin", "python")
-	if out, err := exec.Command(py, "-c", "import warcio").CombinedOutput(); err != nil {
-		missing(fmt.Sprintf("warcio is not importable by %s: %v %s", py, err, out))
-	}
-	return py
-}
 
 func runPeer(t *testing.T, py string, args ...string) []byte {
 	t.Helper()
@@ -184,7 +165,7 @@ func agree(t *testing.T, py, path string) []view {
 // testdata and on files warcio writes: WARC 1.0 and 1.1, plain and a gzip
 // member per record.
 func TestPeerReadWarcioFiles(t *testing.T) {
-	py := peerPython(t)
+	py := peertest.Python(t, "warcio")
 	paths, _ := filepath.Glob("testdata/*warc*")
 	dir := t.TempDir()
 	for i, c := range []struct {
@@ -215,7 +196,7 @@ func TestPeerReadWarcioFiles(t *testing.T) {
 // warcio reads the files our Writer writes, every record and every digest
 // checked, and sees what our Reader sees.
 func TestPeerWarcioReadsOurs(t *testing.T) {
-	py := peerPython(t)
+	py := peertest.Python(t, "warcio")
 	dir := t.TempDir()
 	sample := filepath.Join(dir, "sample.warc.gz")
 	if err := os.WriteFile(sample, writeSample(t), 0o644); err != nil {

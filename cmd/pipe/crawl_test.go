@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pipe-dev/pipe/crawl"
+	"github.com/pipe-dev/pipe/internal/peertest"
 	"github.com/pipe-dev/pipe/warc"
 )
 
@@ -172,7 +173,7 @@ func TestCrawlCLISite(t *testing.T) {
 	if err != nil || json.Unmarshal(b, &stats) != nil || stats.Pages != n {
 		t.Errorf("stats file: %v %s", err, b)
 	}
-	if dir := os.Getenv("PIPE_PEER_DIR"); dir != "" || os.Getenv("PIPE_PEERS") == "1" {
+	if peertest.Wanted() {
 		types := warcioCheck(t, files[0])
 		if types["warcinfo"] != 1 || types["request"] != n || types["response"] != n || types["metadata"] != n {
 			t.Errorf("warcio reads %v", types)
@@ -434,7 +435,7 @@ func TestCrawlCLIKillResume(t *testing.T) {
 		t.Errorf("only %d files", len(files))
 	}
 	t.Logf("%d page requests for %d pages over %d files", s.n, n, len(files))
-	if os.Getenv("PIPE_PEER_DIR") != "" || os.Getenv("PIPE_PEERS") == "1" {
+	if peertest.Wanted() {
 		// The files one after the other are a WARC file too (gzip members).
 		var all bytes.Buffer
 		for _, f := range files {

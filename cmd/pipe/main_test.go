@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/pipe-dev/pipe/internal/peertest"
 )
 
 // pipeBin is the pipe binary built once for the tests, so that they run the
@@ -63,26 +65,14 @@ func mustRun(t *testing.T, stdin []byte, args ...string) []byte {
 	return r.stdout
 }
 
-// peerDir returns the directory scripts/peers.sh fills, skipping the test
-// when it is not set up, or failing it when PIPE_PEERS=1 says peers are
-// required (as in CI).
-func peerDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("PIPE_PEER_DIR")
-	if dir == "" {
-		if os.Getenv("PIPE_PEERS") == "1" {
-			t.Fatal("PIPE_PEERS=1 but PIPE_PEER_DIR is not set: run scripts/test.sh")
-		}
-		t.Skip("peers not installed: run scripts/peers.sh and set PIPE_PEER_DIR (scripts/test.sh does both)")
-	}
-	return dir
-}
+// peerDir is peertest.Dir: the directory scripts/peers.sh fills, or a skip
+// (a failure with PIPE_PEERS=1).
+func peerDir(t *testing.T) string { t.Helper(); return peertest.Dir(t) }
 
 // peer runs one of the peer scripts in scripts/ with the peers' Python.
 func peer(t *testing.T, stdin []byte, script string, args ...string) []byte {
 	t.Helper()
-	dir := peerDir(t)
-	py := filepath.Join(dir, "venv", "bin", "python")
+	py := peertest.Python(t)
 	_, self, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(self), "..", "..")
 	cmd := exec.Command(py, append([]string{filepath.Join(root, "scripts", script)}, args...)...)

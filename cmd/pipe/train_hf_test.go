@@ -11,32 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pipe-dev/pipe/internal/peertest"
 	"github.com/pipe-dev/pipe/trainer"
 )
-
-// hfPython finds a Python that imports torch and transformers: $PIPE_TORCH_PYTHON, else the
-// torch venv that scripts/peers.sh makes ($PIPE_PEER_DIR/torch). The test skips without one;
-// PIPE_TORCH=1 makes that a failure.
-func hfPython(t *testing.T) string {
-	t.Helper()
-	var candidates []string
-	if p := os.Getenv("PIPE_TORCH_PYTHON"); p != "" {
-		candidates = append(candidates, p)
-	}
-	if d := os.Getenv("PIPE_PEER_DIR"); d != "" {
-		candidates = append(candidates, filepath.Join(d, "torch", "bin", "python"))
-	}
-	for _, py := range candidates {
-		if exec.Command(py, "-c", "import torch, transformers").Run() == nil {
-			return py
-		}
-	}
-	if os.Getenv("PIPE_TORCH") == "1" {
-		t.Fatalf("PIPE_TORCH=1 but no Python with torch and transformers among %v (set PIPE_TORCH_PYTHON, or run scripts/peers.sh)", candidates)
-	}
-	t.Skipf("no Python with torch and transformers among %v: set PIPE_TORCH_PYTHON, or PIPE_PEER_DIR after scripts/peers.sh", candidates)
-	return ""
-}
 
 func parseIDs(t *testing.T, line string) []int32 {
 	t.Helper()
@@ -55,7 +32,7 @@ func parseIDs(t *testing.T, line string) []int32 {
 // AutoTokenizer from the directory, offline), which encodes text to the ids pipe does and
 // computes the logits and loss that pipe's model computes from the same checkpoint.
 func TestCheckpointLoadsInTransformers(t *testing.T) {
-	py := hfPython(t)
+	py := peertest.TorchPython(t, "transformers")
 	data, tok := trainData(t)
 	out := filepath.Join(t.TempDir(), "run")
 	mustRun(t, nil, "train", "--data", data, "--tokenizer", tok, "--model", "nano", "--context", "16",
