@@ -288,9 +288,24 @@ func locate(xs []int64, stride, q int64) int {
 	return lo
 }
 
-// widen copies src into dst, which is as long, eight tokens a step (which
-// the compiler checks the bounds of once: twice as fast as a plain loop).
+// widen copies src into dst, which is as long: the leading blocks with
+// widenBlocks where the CPU has a vector form (widen_amd64.s), the rest
+// eight tokens a step (which the compiler checks the bounds of once: twice
+// as fast as a plain loop). widenGo is the portable form, and the oracle.
 func widen(dst []uint32, src []uint16) {
+	dst = dst[:len(src)]
+	if widenBlocks != nil {
+		n := widenBlocks(dst, src)
+		dst, src = dst[n:], src[n:]
+	}
+	widenGo(dst, src)
+}
+
+// widenBlocks widens a prefix of src into dst with vector instructions and
+// returns its length; nil where there are none.
+var widenBlocks func(dst []uint32, src []uint16) int
+
+func widenGo(dst []uint32, src []uint16) {
 	dst = dst[:len(src)]
 	for len(src) >= 8 {
 		d, s := dst[:8:8], src[:8:8]

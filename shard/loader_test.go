@@ -530,3 +530,23 @@ func TestLoaderZeroCopy(t *testing.T) {
 		}
 	}
 }
+
+// TestWiden holds widen (the vector form where the CPU has one) to widenGo
+// at every length around the vector block, from unaligned starts too.
+func TestWiden(t *testing.T) {
+	src := make([]uint16, 300)
+	for i := range src {
+		src[i] = uint16(i*7919 + 65000*(i%3)) // high bits set on a third
+	}
+	for off := range 3 {
+		for n := 0; off+n <= len(src); n += 1 + n/16 {
+			got, want := make([]uint32, n+1), make([]uint32, n+1)
+			got[n], want[n] = 42, 42 // the element past the end stays
+			widen(got[:n], src[off:off+n])
+			widenGo(want[:n], src[off:off+n])
+			if !slices.Equal(got, want) {
+				t.Fatalf("offset %d, %d tokens: widen differs from widenGo", off, n)
+			}
+		}
+	}
+}
