@@ -6,6 +6,8 @@
 #   npm:    tiktoken, js-tiktoken (they ship OpenAI's rank files)
 #   PyPI:   torch and transformers (in .peers/torch: PyPI has no CPU-only wheel, so this is ~5 GB and ~2 minutes;
 #           it runs on the CPU) for the trainer's parity test
+#   PyPI:   NVRTC and the CUDA, cuBLAS headers (in .peers/cuda) for gpu/'s kernel compile and binding tests
+#   PyPI:   apache-airflow 3 (in .peers/airflow, ~300 MB, ~30 s) for the DAG tests in pipelines/
 # Safe to rerun: each step is skipped when its result is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +48,29 @@ fi
 stamp="$peers/npm/.pkgs"
 if [ "$(cat "$stamp" 2>/dev/null)" != "${NPM_PKGS[*]}" ]; then
   echo "peers: npm install ${NPM_PKGS[*]}" >&2
+# gpu/: NVRTC (runs with no GPU) to compile every kernel for sm_80 and sm_90, and the headers
+# (cuda.h, nvrtc.h, cublasLt.h, cublas_api.h) the bindings' signatures are checked against.
+CUDA_PKGS=(nvidia-cuda-nvrtc==13.2.86 nvidia-cuda-runtime==13.2.86 nvidia-cublas==13.4.1.3)
+stamp="$peers/cuda/.pkgs"
+if [ ! -x "$peers/cuda/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "${CUDA_PKGS[*]}" ]; then
+  echo "peers: pip install ${CUDA_PKGS[*]}" >&2
+  python3 -m venv "$peers/cuda"
+  "$peers/cuda/bin/pip" install -q --disable-pip-version-check --no-deps "${CUDA_PKGS[@]}"
+  echo "${CUDA_PKGS[*]}" > "$stamp"
+fi
+
+# pipelines/: Apache Airflow 3 for the DAG's tests (DagBag import; dag.test() of the whole DAG). Airflow's
+# constraints files live on GitHub, out of reach here, so the Airflow packages the DAG uses are pinned and
+# pip resolves the rest.
+AIRFLOW_PKGS=(apache-airflow==3.3.2 apache-airflow-core==3.3.2 apache-airflow-task-sdk==1.3.2 apache-airflow-providers-standard==1.21.0)
+stamp="$peers/airflow/.pkgs"
+if [ ! -x "$peers/airflow/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "${AIRFLOW_PKGS[*]}" ]; then
+  echo "peers: pip install ${AIRFLOW_PKGS[*]}" >&2
+  python3 -m venv "$peers/airflow"
+  "$peers/airflow/bin/pip" install -q --disable-pip-version-check "${AIRFLOW_PKGS[@]}"
+  echo "${AIRFLOW_PKGS[*]}" > "$stamp"
+fi
+
   mkdir -p "$peers/npm"
   (cd "$peers/npm" && { [ -f package.json ] || npm init -y >/dev/null; } && npm install --silent --no-audit --no-fund "${NPM_PKGS[@]}")
   echo "${NPM_PKGS[*]}" > "$stamp"

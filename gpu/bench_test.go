@@ -1,0 +1,89 @@
+package gpu
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/pipe-dev/pipe/trainer"
+)
+
+// TestBenchGPT2 trains GPT-2 124M (vocab 50,304 as the PyTorch peer pads it, context 1024) on
+// random tokens with the largest micro-batch that fits the GPU, and reports tokens/s and MFU
+// (6N + 6·L·C·T FLOPs a token, the peer's formula, against the device's dense bf16 peak) as
+// one JSON line, also written to $PIPE_BENCH_OUT. It runs only with PIPE_GPU_BENCH=1
+// (gpu/check.sh), beside gpu_bench's `pipe train` and the PyTorch peer.
+func TestBenchGPT2(t *testing.T) {
+	if os.Getenv("PIPE_GPU_BENCH") != "1" {
+		t.Skip("PIPE_GPU_BENCH=1 runs the GPT-2 benchmark")
+	}
+	g := openGPU(t)
+	var err error
+	defer func() {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}()
+	defer Recover(&err)
+	cfg := trainer.Config{VocabSize: 50304, Context: 1024, Layers: 12, Heads: 12, Dim: 768}
+	T := cfg.Context
+	free, total := g.MemInfo()
+	B := 0
+	for _, b := range []int{64, 48, 32, 24, 16, 12, 8, 4, 2, 1} {
+		if TrainBytes(cfg, b, T) <= free*9/10 {
+			B = b
+			break
+		}
+	}
+	if B == 0 {
+		t.Fatalf("GPT-2 does not fit in %d MiB free", free>>20)
+	}
+	t.Logf("%s; %d of %d MiB free: batch %d (estimated %d MiB)", g.Describe(), free>>20, total>>20, B, TrainBytes(cfg, B, T)>>20)
+	m, err := trainer.New(cfg, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Init(1)
+	rng := rand.New(rand.NewPCG(1, 1))
+	tokens, targets := randIDs(rng, B*T, cfg.VocabSize), randIDs(rng, B*T, cfg.VocabSize)
+	step := func() float32 {
+		m.ZeroGrad()
+		loss, err := m.Forward(tokens, targets, B, T)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Backward(1); err != nil {
+			t.Fatal(err)
+		}
+		m.Update(trainer.DefaultAdamW, 3e-4)
+		return loss
+	}
+	for range 3 {
+		step()
+	}
+	g.Sync()
+	const steps = 10
+	start := time.Now()
+	var loss float32
+	for range steps {
+		loss = step()
+	}
+	g.Sync()
+	sec := time.Since(start).Seconds() / steps
+	tokPerS := float64(B*T) / sec
+	flops := 6*float64(cfg.NumParams()) + 6*float64(cfg.Layers*cfg.Dim*T)
+	res := map[string]any{"impl": "pipe gpu (go test)", "device": g.Describe(), "params": cfg.NumParams(), "batch": B, "context": T,
+		"ms_per_step": sec * 1e3, "tokens_per_s": tokPerS, "loss": loss}
+	if peak := g.PeakTFLOPS(); peak > 0 {
+		res["mfu"] = flops * tokPerS / (peak * 1e12)
+	}
+	line, _ := json.Marshal(res)
+	t.Logf("%s", line)
+	if out := os.Getenv("PIPE_BENCH_OUT"); out != "" {
+		if err := os.WriteFile(out, append(line, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

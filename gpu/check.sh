@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# The GPU check, in two halves, because the GPU machine may have no Go and no network:
+#
+#   bash gpu/check.sh build   here: builds .gpu-build/ (the gpu test binary, the pipe binary,
+#                             a GPT-2-vocabulary shard directory, the PyTorch peer's script)
+#   bash gpu/check.sh run     on the GPU machine, in the repo root with .gpu-build/ carried:
+#                             every phase time-boxed (the whole under 8 minutes), a failing phase
+#                             does not stop the next; writes $OUT/results.md and $OUT/logs/
+#
+# Phases of run: device info; every Backend op against the CPU backend (TestGPUOps, the fused
+# classifier, the norm, the whole model's gradients); 300 steps of nano on the sort task on GPU
+# and CPU from one seed (TestGPUTraining, with the checkpoint round trip and greedy sampling);
+# GPT-2 124M at context 1024 with the largest batch that fits: the backend in a Go test, then
+# `pipe train --device cuda`, then the PyTorch peer (torch.compile, bf16) at the same batch.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+build=.gpu-build
+
+case "${1:-}" in
+build)
+  set -e
+  mkdir -p "$build"
+  go test -c -o "$build/gpu.test" ./gpu
+  go build -o "$build/pipe" ./cmd/pipe
+  peer=../shared/bench/torch/gpt2_train_bench.py
+  [ -f "$peer" ] || peer=/work/shared/bench/torch/gpt2_train_bench.py
+  cp "$peer" "$build/gpt2_train_bench.py"
+  ranks=.peers/ranks/r50k_base.tiktoken
+  if [ ! -f "$ranks" ]; then
+    echo "check.sh build: $ranks is missing: run scripts/peers.sh (it brings GPT-2's rank file)" >&2
+    exit 1
+  fi
+  if [ ! -f "$build/data/manifest.json" ]; then
+    # ~2 MB of Go's own source as documents: the content is beside the point, the vocabulary is GPT-2's
+    python3 - "$(go env GOROOT)/src" > "$build/docs.jsonl" <<'PY'
+import json, os, sys
+n = 0
+for root, _, files in sorted(os.walk(sys.argv[1])):
+    for f in sorted(files):
+        if f.endswith(".go") and n < 2_500_000:
+            text = open(os.path.join(root, f), encoding="utf-8", errors="replace").read()
+            n += len(text)
+            print(json.dumps({"id": os.path.join(root, f), "text": text}))
+PY
+    rm -rf "$build/data"
+    "$build/pipe" shard --tokenizer "$ranks" --pattern gpt2 --val-tokens 50000 --out "$build/data" "$build/docs.jsonl" > /dev/null
+    rm -f "$build/docs.jsonl"
+  fi
+  du -sh "$build"
+  echo "built $build: carry it to the GPU machine and run: bash gpu/check.sh run"
+  ;;
+run)
+  OUT=${OUT:-$PWD/gpu-check-out}
+  mkdir -p "$OUT/logs"
+  export PIPE_GPU=1 PIPE_CUDA_CACHE=${PIPE_CUDA_CACHE:-/tmp/pipe-cuda-cache}
+  res="$OUT/results.md"
+  t0=$(date +%s)
+  {
+    echo "# gpu/check.sh run, $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo
+    echo "| phase | result | seconds |"
+    echo "|---|---|---|"
+  } > "$res"
+  # phase NAME SECONDS CMD...: runs CMD with a time limit, logs to $OUT/logs/NAME.log, adds a row
+  phase() {
+    local name=$1 limit=$2 start rc
+    shift 2
+    start=$(date +%s)
+    timeout --kill-after=10 "$limit" "$@" > "$OUT/logs/$name.log" 2>&1
+    rc=$?
+    local verdict="ok"
+    [ $rc -eq 124 ] || [ $rc -eq 137 ] && verdict="TIMEOUT after ${limit}s"
+    [ $rc -ne 0 ] && [ "$verdict" = ok ] && verdict="FAILED (exit $rc)"
+    echo "| $name | $verdict | $(( $(date +%s) - start )) |" >> "$res"
+    echo "phase $name: $verdict" >&2
+    return 0
+  }
+  phase info 20 bash -c 'nvidia-smi; nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv; python3 -c "import torch; print(torch.__version__, torch.version.cuda, torch.cuda.get_device_name())"'
+  phase ops 100 "$build/gpu.test" -test.run 'TestGPUOps|TestGPUClassifierFused|TestGPUSumSquares|TestGPUModel' -test.v
+  phase training 90 "$build/gpu.test" -test.run 'TestGPUTraining' -test.v
+  PIPE_GPU_BENCH=1 PIPE_BENCH_OUT="$OUT/bench-go.json" phase bench-go 80 "$build/gpu.test" -test.run 'TestBenchGPT2' -test.v
+  B=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["batch"])' "$OUT/bench-go.json" 2>/dev/null || echo 16)
+  rm -rf /tmp/pipe-bench-run
+  phase bench-pipe 100 "$build/pipe" train --device cuda --data "$build/data" --model gpt2 --context 1024 --batch "$B" \
+    --steps 12 --warmup 2 --eval-every 0 --eval-batches 1 --out /tmp/pipe-bench-run
+  cp /tmp/pipe-bench-run/metrics.jsonl "$OUT/bench-pipe-metrics.jsonl" 2>/dev/null
+  phase bench-torch 170 python3 "$build/gpt2_train_bench.py" --device cuda --compile --bf16 --batch "$B" --context 1024 --vocab 50304 --steps 10 --warmup 5
+  grep '^{' "$OUT/logs/bench-torch.log" | tail -1 > "$OUT/bench-torch.json"
+  {
+    echo
+    echo "Total $(( $(date +%s) - t0 )) s."
+    echo
+    echo "## Numbers"
+    echo
+    python3 - "$OUT" <<'PY'
+import json, os, sys, re
+out = sys.argv[1]
+def load(name):
+    try:
+        return json.load(open(os.path.join(out, name)))
+    except Exception:
+        return None
+N = 124_475_904  # GPT-2 with vocab 50,304 and context 1024 (tied output)
+flops = 6 * N + 6 * 12 * 768 * 1024
+print("| what | batch | tokens/s | MFU |")
+print("|---|---|---|---|")
+g = load("bench-go.json")
+if g:
+    print(f"| backend in go test | {g['batch']} | {g['tokens_per_s']:.0f} | {g.get('mfu', 0):.3f} |")
+try:
+    ms = [json.loads(l) for l in open(os.path.join(out, "bench-pipe-metrics.jsonl"))]
+    tps = sorted(m["tokens_per_s"] for m in ms[3:]) or sorted(m["tokens_per_s"] for m in ms)
+    med = tps[len(tps) // 2]
+    print(f"| pipe train --device cuda | {g['batch'] if g else '?'} | {med:.0f} | {flops * med / 989e12:.3f} |")
+except Exception as e:
+    print(f"| pipe train --device cuda | | no metrics ({type(e).__name__}) | |")
+p = load("bench-torch.json")
+if p:
+    print(f"| PyTorch {p.get('torch')} compile+bf16 | {p['batch']} | {p['tokens_per_s']:.0f} | {p.get('mfu')} |")
+print()
+for name in ("ops", "training"):
+    try:
+        log = open(os.path.join(out, "logs", name + ".log")).read()
+    except Exception:
+        continue
+    lines = [l.strip() for l in log.splitlines() if re.search(r"rel err|loss cpu|steps .*cpu|greedy|worst|--- (FAIL|PASS)|device:", l)]
+    print(f"### {name}\n")
+    print("```")
+    print("\n".join(lines[:150]))
+    print("```\n")
+PY
+  } >> "$res"
+  cat "$res"
+  ;;
+*)
+  echo "usage: bash gpu/check.sh build | run" >&2
+  exit 2
+  ;;
+esac

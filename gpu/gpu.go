@@ -1,0 +1,463 @@
+// Package gpu is the CUDA backend of the trainer: trainer.Backend's layers as CUDA kernels
+// (kernels/*.cu, compiled at run time by NVRTC for the device) and cuBLASLt products, with the
+// CUDA driver, NVRTC, cuBLASLt and cuBLAS loaded at run time through purego, so that building
+// pipe needs no CUDA.
+//
+// Precision: every Buf holds float32, as trainer.Backend defines it, so the master weights,
+// gradients, AdamW moments and activations are fp32; matrix products (the Conv1D layers, the
+// output layer, attention's q·kᵀ, att·v and their gradients) take bf16 copies of their operands
+// and accumulate in fp32, as PyTorch's bf16 autocast does. Elementwise layers, LayerNorm,
+// softmax, the loss and AdamW run in fp32.
+package gpu
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"unsafe"
+
+	"github.com/pipe-dev/pipe/trainer"
+)
+
+// GPU is the CUDA backend. Its methods panic with an error on a CUDA failure (the Backend
+// interface has no error results); Recover turns that back into an error.
+type GPU struct {
+	dev     device
+	cuda    *cudaDevice // nil on a dry device
+	sigs    map[string]*kernelSig
+	scratch map[string]scratchBuf
+}
+
+var _ trainer.Backend = (*GPU)(nil)
+
+type scratchBuf struct {
+	p    uintptr
+	n    int
+	kind argKind
+}
+
+// Error is the panic value of a failed CUDA call inside a Backend method.
+type Error struct{ Err error }
+
+func (e *Error) Error() string { return "cuda: " + e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Recover, deferred, turns a panic of a GPU method into *err; other panics go on.
+func Recover(err *error) {
+	if r := recover(); r != nil {
+		if e, ok := r.(*Error); ok {
+			*err = e
+			return
+		}
+		panic(r)
+	}
+}
+
+// New opens CUDA device 0 and makes the backend: it loads the driver, NVRTC, cuBLASLt and
+// cuBLAS, and compiles the kernels for the device (cached on disk). The error wraps
+// ErrNoDevice when there is no driver or no device.
+func New() (*GPU, error) {
+	c, err := openCUDA()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.init(); err != nil {
+		return nil, fmt.Errorf("cuda %s (%s): %w", c.Name, c.Arch, err)
+	}
+	return newGPU(c, c)
+}
+
+// Available reports whether a CUDA device is there (for --device auto), and says which.
+func Available() (string, bool) {
+	c, err := openCUDA()
+	if err != nil {
+		return "", false
+	}
+	return fmt.Sprintf("%s (%s, %d SMs, %d MiB)", c.Name, c.Arch, c.SMs, c.TotalMem>>20), true
+}
+
+func newGPU(dev device, c *cudaDevice) (*GPU, error) {
+	sigs, err := kernelSigs()
+	if err != nil {
+		return nil, err
+	}
+	return &GPU{dev: dev, cuda: c, sigs: sigs, scratch: map[string]scratchBuf{}}, nil
+}
+
+// Describe names the device and the libraries in use.
+func (g *GPU) Describe() string {
+	if g.cuda == nil {
+		return "dry device"
+	}
+	c := g.cuda
+	return fmt.Sprintf("%s (%s, %d SMs, %d MiB), driver %d.%d, NVRTC %s, libraries %v", c.Name, c.Arch, c.SMs, c.TotalMem>>20,
+		c.DriverVersion/1000, c.DriverVersion%1000/10, c.nvrtc.Version(), c.Libs)
+}
+
+// PeakTFLOPS is the device's dense bf16 peak, for MFU: 989 for H100/H200 SXM (the PyTorch
+// peer's figure), 312 for A100; 0 when unknown.
+func (g *GPU) PeakTFLOPS() float64 {
+	if g.cuda == nil {
+		return 0
+	}
+	switch g.cuda.Arch {
+	case "sm_90":
+		return 989
+	case "sm_80":
+		return 312
+	}
+	return 0
+}
+
+// MemInfo is the device memory free and in all, in bytes (0, 0 on a dry device).
+func (g *GPU) MemInfo() (free, total uint64) {
+	if g.cuda == nil {
+		return 0, 0
+	}
+	defer g.enter()()
+	g.cuda.d.cuMemGetInfo(&free, &total)
+	return free, total
+}
+
+// TrainBytes estimates the device memory that training cfg in micro-batches of B×T takes:
+// parameters, gradients and AdamW's moments (fp32), the activations trainer.Model keeps, and
+// this backend's scratch (bf16 operand copies, attention's buffers).
+func TrainBytes(cfg trainer.Config, B, T int) uint64 {
+	V, L, C, NH := uint64(cfg.VocabSize), uint64(cfg.Layers), uint64(cfg.Dim), uint64(cfg.Heads)
+	N, P := uint64(B*T), uint64(cfg.NumParams())
+	att := uint64(B) * NH * uint64(T) * uint64(T)
+	acts := N*C + L*(N*C*7+N*3*C+N*8*C+4*N+att) + N*C + 3*N + 2*N*V + N*C*2 + N*3*C + N*4*C
+	scratch := att*(2+4+2) + N*C*(2*3+4+2+4*3) + 2*max(N*V, N*4*C) + 2*max(V*C, 4*C*C) + 2*N*4*C + 32<<20
+	return 4*(4*P+acts) + scratch
+}
+
+func (g *GPU) must(err error) {
+	if err != nil {
+		panic(&Error{err})
+	}
+}
+
+// enter locks the goroutine to its OS thread and makes the context current there, for one
+// Backend method: CUDA's current context is per thread. Use as defer g.enter()().
+func (g *GPU) enter() func() {
+	runtime.LockOSThread()
+	g.dev.bind()
+	return runtime.UnlockOSThread
+}
+
+// Sync waits for the device to finish the work queued so far.
+func (g *GPU) Sync() {
+	defer g.enter()()
+	g.must(g.dev.sync())
+}
+
+// get returns scratch buffer name, of at least n elements of kind, growing it as needed.
+func (g *GPU) get(name string, kind argKind, n int) uintptr {
+	s := g.scratch[name]
+	if s.kind == kind && s.n >= n {
+		return s.p
+	}
+	if s.p != 0 {
+		g.must(g.dev.sync()) // no queued kernel may still use it
+		g.dev.free(s.p)
+	}
+	p, err := g.dev.alloc(kind, n)
+	g.must(err)
+	g.scratch[name] = scratchBuf{p: p, n: n, kind: kind}
+	return p
+}
+
+// ints copies host ids (tokens or targets) to a device scratch buffer.
+func (g *GPU) ints(name string, ids []int32) i32p {
+	p := g.get(name, kI32P, len(ids))
+	if len(ids) > 0 {
+		g.must(g.dev.htod(p, unsafe.Pointer(&ids[0]), 4*len(ids)))
+	}
+	return i32p(p)
+}
+
+// bf16 copies x (n fp32 values) into scratch buffer name as bf16.
+func (g *GPU) bf16(name string, x uintptr, n int) bf16p {
+	p := bf16p(g.get(name, kBF16P, n))
+	g.launch1D("to_bf16", int64(n), p, f32p(x), int64(n))
+	return p
+}
+
+const threads = 256
+
+// launch1D runs an elementwise kernel (a grid-stride loop) over n items.
+func (g *GPU) launch1D(name string, n int64, args ...any) {
+	if n == 0 {
+		return
+	}
+	blocks := min((n+threads-1)/threads, 1<<20)
+	g.launch(name, [3]uint32{uint32(blocks), 1, 1}, [3]uint32{threads, 1, 1}, args...)
+}
+
+// launchRows runs a kernel with one warp per row, 8 rows a block.
+func (g *GPU) launchRows(name string, rows int64, args ...any) {
+	if rows == 0 {
+		return
+	}
+	g.launch(name, [3]uint32{uint32((rows + 7) / 8), 1, 1}, [3]uint32{threads, 1, 1}, args...)
+}
+
+// rowsPerBlock is how many rows a thread sums in the column-sum kernels.
+const rowsPerBlock = 128
+
+// launchColumns runs a column-sum kernel: a thread per column, blocks of rowsPerBlock rows.
+func (g *GPU) launchColumns(name string, cols, rows int, args ...any) {
+	if cols == 0 || rows == 0 {
+		return
+	}
+	g.launch(name, [3]uint32{uint32((cols + threads - 1) / threads), uint32((rows + rowsPerBlock - 1) / rowsPerBlock), 1},
+		[3]uint32{threads, 1, 1}, args...)
+}
+
+func (g *GPU) launch(name string, grid, block [3]uint32, args ...any) {
+	s := g.sigs[name]
+	if s == nil {
+		g.must(fmt.Errorf("no kernel %s", name))
+	}
+	g.must(s.check(args))
+	g.must(g.dev.launch(s, grid, block, args))
+}
+
+func (g *GPU) Name() string { return "cuda" }
+
+func (g *GPU) Alloc(n int) trainer.Buf {
+	defer g.enter()()
+	p, err := g.dev.alloc(kF32P, n)
+	g.must(err)
+	return trainer.Buf{Dev: p, N: n}
+}
+
+// Free releases a buffer that Alloc returned (not a view of one).
+func (g *GPU) Free(x trainer.Buf) {
+	defer g.enter()()
+	if x.Dev != 0 {
+		g.dev.free(x.Dev)
+	}
+}
+
+func (g *GPU) Upload(dst trainer.Buf, src []float32) {
+	defer g.enter()()
+	n := min(len(src), dst.N)
+	if n > 0 {
+		g.must(g.dev.htod(dst.Dev, unsafe.Pointer(&src[0]), 4*n))
+	}
+}
+
+func (g *GPU) Download(dst []float32, src trainer.Buf) {
+	defer g.enter()()
+	n := min(len(dst), src.N)
+	if n > 0 {
+		g.must(g.dev.dtoh(unsafe.Pointer(&dst[0]), src.Dev, 4*n))
+	}
+}
+
+func (g *GPU) Zero(x trainer.Buf) {
+	defer g.enter()()
+	g.must(g.dev.memset32(x.Dev, 0, x.N))
+}
+
+// ----------------------------------------------------------------------------
+// the layers, in model order, as trainer.Backend lists them
+
+func (g *GPU) EncoderForward(out trainer.Buf, tokens []int32, wte, wpe trainer.Buf, B, T, C int) {
+	defer g.enter()()
+	tok := g.ints("tokens", tokens[:B*T])
+	g.launch1D("encoder_forward", int64(B*T*C), f32p(out.Dev), tok, f32p(wte.Dev), f32p(wpe.Dev), int32(B), int32(T), int32(C))
+}
+
+func (g *GPU) EncoderBackward(dwte, dwpe trainer.Buf, dout trainer.Buf, tokens []int32, B, T, C int) {
+	defer g.enter()()
+	tok := g.ints("tokens", tokens[:B*T])
+	g.launch1D("encoder_backward_wte", int64(B*T*C), f32p(dwte.Dev), f32p(dout.Dev), tok, int32(B), int32(T), int32(C))
+	g.launch1D("encoder_backward_wpe", int64(T*C), f32p(dwpe.Dev), f32p(dout.Dev), int32(B), int32(T), int32(C))
+}
+
+func (g *GPU) LayerNormForward(out, mean, rstd trainer.Buf, inp, weight, bias trainer.Buf, N, C int) {
+	defer g.enter()()
+	g.launchRows("layernorm_forward", int64(N), f32p(out.Dev), f32p(mean.Dev), f32p(rstd.Dev), f32p(inp.Dev),
+		f32p(weight.Dev), f32p(bias.Dev), int32(N), int32(C))
+}
+
+func (g *GPU) LayerNormBackward(dinp, dweight, dbias trainer.Buf, dout, inp, weight, mean, rstd trainer.Buf, N, C int) {
+	defer g.enter()()
+	g.launchRows("layernorm_backward", int64(N), f32p(dinp.Dev), f32p(dout.Dev), f32p(inp.Dev), f32p(weight.Dev),
+		f32p(mean.Dev), f32p(rstd.Dev), int32(N), int32(C))
+	g.launchColumns("layernorm_backward_params", C, N, f32p(dweight.Dev), f32p(dbias.Dev), f32p(dout.Dev), f32p(inp.Dev),
+		f32p(mean.Dev), f32p(rstd.Dev), int32(N), int32(C), int32(rowsPerBlock))
+}
+
+// MatmulForward: out (N,OC) = bias, then += inp (N,C) · weight (C,OC) in bf16.
+func (g *GPU) MatmulForward(out trainer.Buf, inp, weight, bias trainer.Buf, N, C, OC int) {
+	defer g.enter()()
+	g.launch1D("bias_broadcast", int64(N*OC), f32p(out.Dev), f32p(bias.Dev), int32(N), int32(OC))
+	a := g.bf16("mm.a", inp.Dev, N*C)
+	w := g.bf16("mm.b", weight.Dev, C*OC)
+	g.gemm(gemmArgs{M: N, N: OC, K: C, a: uintptr(a), lda: C, b: uintptr(w), ldb: OC, c: out.Dev, ldc: OC, beta: 1})
+}
+
+// MatmulBackward: dinp (N,C) = dout · weightᵀ; dweight (C,OC) += inpᵀ · dout; dbias += Σ rows of dout.
+func (g *GPU) MatmulBackward(dinp, dweight, dbias trainer.Buf, dout, inp, weight trainer.Buf, N, C, OC int) {
+	defer g.enter()()
+	d := g.bf16("mm.a", dout.Dev, N*OC)
+	w := g.bf16("mm.b", weight.Dev, C*OC)
+	g.gemm(gemmArgs{transB: true, M: N, N: C, K: OC, a: uintptr(d), lda: OC, b: uintptr(w), ldb: OC, c: dinp.Dev, ldc: C})
+	x := g.bf16("mm.c", inp.Dev, N*C)
+	g.gemm(gemmArgs{transA: true, M: C, N: OC, K: N, a: uintptr(x), lda: C, b: uintptr(d), ldb: OC, c: dweight.Dev, ldc: OC, beta: 1})
+	g.launchColumns("matmul_backward_bias", OC, N, f32p(dbias.Dev), f32p(dout.Dev), int32(N), int32(OC), int32(rowsPerBlock))
+}
+
+// AttentionForward: per (batch, head), att = softmax(q·kᵀ/√hs) causal, out = att·v; see attention.cu.
+func (g *GPU) AttentionForward(out, att trainer.Buf, qkv trainer.Buf, B, T, C, NH int) {
+	defer g.enter()()
+	hs, BNH := C/NH, B*NH
+	q, k, v := g.permute(qkv, B, T, NH, hs)
+	th, tt := int64(T*hs), int64(T*T)
+	// att (T,T) = q (T,hs) · kᵀ, per (b,h)
+	g.gemm(gemmArgs{transB: true, M: T, N: T, K: hs, a: uintptr(q), lda: hs, sa: th, b: uintptr(k), ldb: hs, sb: th,
+		c: att.Dev, ldc: T, sc: tt, batch: BNH})
+	g.launchRows("attention_softmax", int64(BNH*T), f32p(att.Dev), int32(BNH), int32(T), float32(1/math.Sqrt(float64(hs))))
+	ab := g.bf16("att.attb", att.Dev, BNH*T*T)
+	// vaccum (T,hs) = att (T,T) · v (T,hs)
+	vacc := g.get("att.vaccum", kF32P, B*T*C)
+	g.gemm(gemmArgs{M: T, N: hs, K: T, a: uintptr(ab), lda: T, sa: tt, b: uintptr(v), ldb: hs, sb: th,
+		c: vacc, ldc: hs, sc: th, batch: BNH})
+	g.launch1D("attention_unpermute", int64(B*T*C), f32p(out.Dev), f32p(vacc), int32(B), int32(T), int32(NH), int32(hs))
+}
+
+// permute makes the bf16 q, k, v (B,NH,T,hs) from qkv (B,T,3C).
+func (g *GPU) permute(qkv trainer.Buf, B, T, NH, hs int) (q, k, v bf16p) {
+	n := B * T * NH * hs
+	q, k, v = bf16p(g.get("att.q", kBF16P, n)), bf16p(g.get("att.k", kBF16P, n)), bf16p(g.get("att.v", kBF16P, n))
+	g.launch1D("attention_permute", int64(n), q, k, v, f32p(qkv.Dev), int32(B), int32(T), int32(NH), int32(hs))
+	return q, k, v
+}
+
+// AttentionBackward: dqkv (B,T,3C) from dout (B,T,C), recomputing q, k, v from qkv; see attention.cu.
+func (g *GPU) AttentionBackward(dqkv trainer.Buf, dout, qkv, att trainer.Buf, B, T, C, NH int) {
+	defer g.enter()()
+	hs, BNH := C/NH, B*NH
+	n := B * T * C
+	q, k, v := g.permute(qkv, B, T, NH, hs)
+	ab := g.bf16("att.attb", att.Dev, BNH*T*T)
+	dvacc := bf16p(g.get("att.dvaccum", kBF16P, n))
+	g.launch1D("attention_unpermute_backward", int64(n), dvacc, f32p(dout.Dev), int32(B), int32(T), int32(NH), int32(hs))
+	th, tt := int64(T*hs), int64(T*T)
+	// datt (T,T) = dvaccum (T,hs) · vᵀ
+	datt := g.get("att.datt", kF32P, BNH*T*T)
+	g.gemm(gemmArgs{transB: true, M: T, N: T, K: hs, a: uintptr(dvacc), lda: hs, sa: th, b: uintptr(v), ldb: hs, sb: th,
+		c: datt, ldc: T, sc: tt, batch: BNH})
+	// dv (T,hs) = attᵀ · dvaccum
+	dq, dk, dv := g.get("att.dq", kF32P, n), g.get("att.dk", kF32P, n), g.get("att.dv", kF32P, n)
+	g.gemm(gemmArgs{transA: true, M: T, N: hs, K: T, a: uintptr(ab), lda: T, sa: tt, b: uintptr(dvacc), ldb: hs, sb: th,
+		c: dv, ldc: hs, sc: th, batch: BNH})
+	dpre := bf16p(g.get("att.dpre", kBF16P, BNH*T*T))
+	g.launchRows("attention_softmax_backward", int64(BNH*T), dpre, f32p(datt), f32p(att.Dev), int32(BNH), int32(T),
+		float32(1/math.Sqrt(float64(hs))))
+	// dq (T,hs) = dpre (T,T) · k; dk (T,hs) = dpreᵀ · q
+	g.gemm(gemmArgs{M: T, N: hs, K: T, a: uintptr(dpre), lda: T, sa: tt, b: uintptr(k), ldb: hs, sb: th,
+		c: dq, ldc: hs, sc: th, batch: BNH})
+	g.gemm(gemmArgs{transA: true, M: T, N: hs, K: T, a: uintptr(dpre), lda: T, sa: tt, b: uintptr(q), ldb: hs, sb: th,
+		c: dk, ldc: hs, sc: th, batch: BNH})
+	g.launch1D("attention_permute_backward", int64(n), f32p(dqkv.Dev), f32p(dq), f32p(dk), f32p(dv),
+		int32(B), int32(T), int32(NH), int32(hs))
+}
+
+func (g *GPU) GeluForward(out trainer.Buf, inp trainer.Buf, N int) {
+	defer g.enter()()
+	g.launch1D("gelu_forward", int64(N), f32p(out.Dev), f32p(inp.Dev), int64(N))
+}
+
+func (g *GPU) GeluBackward(dinp trainer.Buf, inp, dout trainer.Buf, N int) {
+	defer g.enter()()
+	g.launch1D("gelu_backward", int64(N), f32p(dinp.Dev), f32p(inp.Dev), f32p(dout.Dev), int64(N))
+}
+
+func (g *GPU) ResidualForward(out trainer.Buf, a, b trainer.Buf, N int) {
+	defer g.enter()()
+	g.launch1D("residual_forward", int64(N), f32p(out.Dev), f32p(a.Dev), f32p(b.Dev), int64(N))
+}
+
+// LogitsForward: logits (N,V) = inp (N,C) · wteᵀ in bf16.
+func (g *GPU) LogitsForward(logits trainer.Buf, inp, wte trainer.Buf, N, C, V int) {
+	defer g.enter()()
+	x := g.bf16("mm.a", inp.Dev, N*C)
+	w := g.bf16("mm.b", wte.Dev, V*C)
+	g.gemm(gemmArgs{transB: true, M: N, N: V, K: C, a: uintptr(x), lda: C, b: uintptr(w), ldb: C, c: logits.Dev, ldc: V})
+}
+
+// LogitsBackward: dinp (N,C) = dlogits · wte; dwte (V,C) += dlogitsᵀ · inp.
+func (g *GPU) LogitsBackward(dinp, dwte trainer.Buf, dlogits, inp, wte trainer.Buf, N, C, V int) {
+	defer g.enter()()
+	d := g.bf16("mm.a", dlogits.Dev, N*V)
+	w := g.bf16("mm.b", wte.Dev, V*C)
+	g.gemm(gemmArgs{M: N, N: C, K: V, a: uintptr(d), lda: V, b: uintptr(w), ldb: C, c: dinp.Dev, ldc: C})
+	x := g.bf16("mm.c", inp.Dev, N*C)
+	g.gemm(gemmArgs{transA: true, M: V, N: C, K: N, a: uintptr(d), lda: V, b: uintptr(x), ldb: C, c: dwte.Dev, ldc: C, beta: 1})
+}
+
+// ceThreads is the block size of the per-row loss kernels.
+func ceThreads(V int) uint32 {
+	if V >= 4096 {
+		return 1024
+	}
+	return 128
+}
+
+func (g *GPU) CrossEntropyForward(losses, probs trainer.Buf, logits trainer.Buf, targets []int32, N, V int) {
+	defer g.enter()()
+	tg := g.ints("targets", targets[:N])
+	g.launch("crossentropy_forward", [3]uint32{uint32(N), 1, 1}, [3]uint32{ceThreads(V), 1, 1},
+		f32p(losses.Dev), f32p(probs.Dev), f32p(logits.Dev), tg, int32(N), int32(V))
+}
+
+func (g *GPU) CrossEntropyBackward(dlogits trainer.Buf, probs trainer.Buf, targets []int32, scale float32, N, V int) {
+	defer g.enter()()
+	tg := g.ints("targets", targets[:N])
+	g.launch1D("crossentropy_backward", int64(N*V), f32p(dlogits.Dev), f32p(probs.Dev), tg, scale, int32(N), int32(V))
+}
+
+// ClassifierFused is CrossEntropyForward and CrossEntropyBackward in one pass that never stores
+// the probabilities: losses (N) as CrossEntropyForward, and logits (N,V) become dlogits =
+// scale · (softmax − onehot(targets)) in place, 0 in the rows of negative targets.
+func (g *GPU) ClassifierFused(logits, losses trainer.Buf, targets []int32, scale float32, N, V int) {
+	defer g.enter()()
+	tg := g.ints("targets", targets[:N])
+	g.launch("classifier_fused", [3]uint32{uint32(N), 1, 1}, [3]uint32{ceThreads(V), 1, 1},
+		f32p(logits.Dev), f32p(losses.Dev), tg, scale, int32(N), int32(V))
+}
+
+// sumSquaresBlocks is the fixed grid of sum_squares, so that the sum does not depend on timing.
+const sumSquaresBlocks = 1024
+
+func (g *GPU) SumSquares(x trainer.Buf) float64 {
+	defer g.enter()()
+	if x.N == 0 {
+		return 0
+	}
+	blocks := min(sumSquaresBlocks, (x.N+threads-1)/threads)
+	part := g.get("sumsq", kF64P, sumSquaresBlocks)
+	g.launch("sum_squares", [3]uint32{uint32(blocks), 1, 1}, [3]uint32{threads, 1, 1}, f64p(part), f32p(x.Dev), int64(x.N))
+	host := make([]float64, blocks)
+	g.must(g.dev.dtoh(unsafe.Pointer(&host[0]), part, 8*blocks))
+	var s float64
+	for _, v := range host {
+		s += v
+	}
+	return s
+}
+
+func (g *GPU) AdamW(params, m, v trainer.Buf, grads trainer.Buf, a trainer.AdamWStep) {
+	defer g.enter()()
+	inv1 := float32(1 / (1 - math.Pow(float64(a.Beta1), float64(a.Step))))
+	inv2 := float32(1 / (1 - math.Pow(float64(a.Beta2), float64(a.Step))))
+	n := int64(params.N)
+	g.launch1D("adamw", n, f32p(params.Dev), f32p(m.Dev), f32p(v.Dev), f32p(grads.Dev), n, a.LR, a.Beta1, a.Beta2, a.Eps,
+		a.WeightDecay, a.GradScale, inv1, inv2)
+}
+
+func (g *GPU) gemm(a gemmArgs) { g.must(g.dev.gemm(a)) }

@@ -1,0 +1,66 @@
+// layernorm (trainer/ops.go layernormForward, layernormBackward); eps 1e-5. One warp per row.
+
+// layernorm_forward: out (N,C) = (inp - mean) * rstd * weight + bias, keeping mean, rstd (N).
+extern "C" __global__ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight,
+                                             const float* bias, int N, int C) {
+  int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (row >= N) return;  // the whole warp
+  const float* x = inp + (i64)row * C;
+  float s = 0.0f;
+  for (int i = lane; i < C; i += 32) s += x[i];
+  float m = warp_sum(s) / C;
+  float v = 0.0f;
+  for (int i = lane; i < C; i += 32) {
+    float d = x[i] - m;
+    v += d * d;
+  }
+  v = warp_sum(v) / C;
+  float r = 1.0f / sqrtf(v + 1e-5f);
+  float* o = out + (i64)row * C;
+  for (int i = lane; i < C; i += 32) o[i] = (x[i] - m) * r * weight[i] + bias[i];
+  if (lane == 0) {
+    mean[row] = m;
+    rstd[row] = r;
+  }
+}
+
+// layernorm_backward adds the gradient of inp to dinp (N,C), row by row.
+extern "C" __global__ void layernorm_backward(float* dinp, const float* dout, const float* inp, const float* weight,
+                                              const float* mean, const float* rstd, int N, int C) {
+  int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (row >= N) return;
+  const float* x = inp + (i64)row * C;
+  const float* d = dout + (i64)row * C;
+  float* di = dinp + (i64)row * C;
+  float m = mean[row], s = rstd[row];
+  float dnormMean = 0.0f, dnormNormMean = 0.0f;
+  for (int i = lane; i < C; i += 32) {
+    float dnorm = weight[i] * d[i];
+    dnormMean += dnorm;
+    dnormNormMean += dnorm * (x[i] - m) * s;
+  }
+  dnormMean = warp_sum(dnormMean) / C;
+  dnormNormMean = warp_sum(dnormNormMean) / C;
+  for (int i = lane; i < C; i += 32) {
+    float norm = (x[i] - m) * s;
+    float dnorm = weight[i] * d[i];
+    di[i] += (dnorm - dnormMean - norm * dnormNormMean) * s;
+  }
+}
+
+// layernorm_backward_params: dweight, dbias (C) += sums over the rows; a thread per column sums
+// rowsPerBlock rows (blockIdx.y picks which) and adds atomically.
+extern "C" __global__ void layernorm_backward_params(float* dweight, float* dbias, const float* dout, const float* inp,
+                                                     const float* mean, const float* rstd, int N, int C, int rowsPerBlock) {
+  int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= C) return;
+  int r0 = blockIdx.y * rowsPerBlock, r1 = min(N, r0 + rowsPerBlock);
+  float dw = 0.0f, db = 0.0f;
+  for (int r = r0; r < r1; r++) {
+    float d = dout[(i64)r * C + c];
+    dw += (inp[(i64)r * C + c] - mean[r]) * rstd[r] * d;
+    db += d;
+  }
+  atomicAdd(&dweight[c], dw);
+  atomicAdd(&dbias[c], db);
+}

@@ -1,0 +1,46 @@
+package gpu
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestSelect checks the --device choices on a machine without a GPU: auto falls back to the
+// CPU, cuda is an error that says why, an unknown name is refused. With a GPU (PIPE_GPU=1),
+// auto and cuda pick it.
+func TestSelect(t *testing.T) {
+	be, desc, _, err := Select("cpu")
+	if err != nil || be.Name() != "cpu" || desc != "cpu" {
+		t.Fatalf("cpu: %v %q %v", be, desc, err)
+	}
+	if _, _, _, err := Select("tpu"); err == nil || !strings.Contains(err.Error(), "cpu, cuda or auto") {
+		t.Fatalf("tpu: %v", err)
+	}
+	_, gpuErr := New()
+	if os.Getenv("PIPE_GPU") == "1" {
+		if gpuErr != nil {
+			t.Fatal(gpuErr)
+		}
+		for _, d := range []string{"auto", "cuda"} {
+			be, desc, peak, err := Select(d)
+			if err != nil || be.Name() != "cuda" || peak <= 0 {
+				t.Fatalf("%s: %v %q %v %v", d, be, desc, peak, err)
+			}
+			t.Logf("%s: %s", d, desc)
+		}
+		return
+	}
+	if !errors.Is(gpuErr, ErrNoDevice) {
+		t.Skipf("a GPU is here but not asked for (PIPE_GPU=1): %v", gpuErr)
+	}
+	be, desc, _, err = Select("auto")
+	if err != nil || be.Name() != "cpu" || !strings.HasPrefix(desc, "cpu (no GPU") {
+		t.Fatalf("auto without a GPU: %v %q %v", be, desc, err)
+	}
+	_, _, _, err = Select("cuda")
+	if !errors.Is(err, ErrNoDevice) || !strings.Contains(err.Error(), "libcuda") {
+		t.Fatalf("cuda without a GPU: %v", err)
+	}
+}
