@@ -120,6 +120,8 @@ type LoopConfig struct {
 	TargetAccuracy float64
 	Opt            AdamW
 	Sched          Schedule
+	// PeakFLOPS is the hardware's peak FLOP/s, for the MFU of each step; 0: no MFU.
+	PeakFLOPS float64
 }
 
 // Metric is one step's line of metrics.jsonl.
@@ -129,8 +131,10 @@ type Metric struct {
 	LR         float32  `json:"lr"`
 	GradNorm   float32  `json:"grad_norm"`
 	TokensPerS float64  `json:"tokens_per_s"`
+	MFU        float64  `json:"mfu,omitempty"` // model FLOPs utilisation, 0..1 (see FlopsPerToken); 0: peak unknown
 	ValLoss    *float32 `json:"val_loss,omitempty"`
 	Accuracy   *float64 `json:"accuracy,omitempty"`
+	Sample     string   `json:"sample,omitempty"` // at evaluations, a sample from the model, if the caller draws one
 }
 
 // Hooks are what the loop reports to: each step's metrics, and checkpoints.
@@ -172,6 +176,7 @@ func Train(m *Model, src Source, ev Evaluator, cfg LoopConfig, h Hooks) error {
 		met := Metric{Step: step, Loss: float32(sum / float64(cfg.Accum)), LR: lr, GradNorm: norm}
 		if sec := time.Since(start).Seconds(); sec > 0 {
 			met.TokensPerS = float64(cfg.Accum*B*T) / sec
+			met.MFU = m.Config.MFU(met.TokensPerS, T, cfg.PeakFLOPS)
 		}
 		if math.IsNaN(float64(met.Loss)) || math.IsInf(float64(met.Loss), 0) {
 			return fmt.Errorf("step %d: loss is %v", step, met.Loss)

@@ -67,3 +67,22 @@ func (w *MetricsFile) Write(m Metric) error {
 
 // Close closes the file.
 func (w *MetricsFile) Close() error { return w.f.Close() }
+
+// ReadMetrics reads the lines of a metrics.jsonl, as OpenMetrics leaves it for a resumed run.
+func ReadMetrics(path string) ([]Metric, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var ms []Metric
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		var m Metric
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		ms = append(ms, m)
+	}
+	return ms, sc.Err()
+}

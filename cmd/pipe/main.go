@@ -42,6 +42,7 @@ errors go to stderr.`,
 	root.AddCommand(newClean())
 	root.AddCommand(newTrain())
 	root.AddCommand(newSample())
+	root.AddCommand(newInspect())
 	return root
 }
 

@@ -7,9 +7,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pipe-dev/pipe/bpe"
+	"github.com/pipe-dev/pipe/gpu"
 	"github.com/pipe-dev/pipe/shard"
 	"github.com/pipe-dev/pipe/tokstream"
 	"github.com/pipe-dev/pipe/trainer"
@@ -38,12 +42,16 @@ type trainSettings struct {
 	EvalBatches int     `json:"eval_batches"`
 	CkptEvery   int     `json:"ckpt_every"`
 	Device      string  `json:"device"`
+	// SampleTokens is the length of the sample drawn at each evaluation; 0 draws none (and
+	// is what runs from before samples existed read).
+	SampleTokens int `json:"sample_tokens,omitempty"`
 
 	TargetAccuracy float64 `json:"-"` // this invocation's --target-accuracy, not saved
+	PeakFLOPS      float64 `json:"-"` // this invocation's --peak-flops, not saved
 }
 
 // resumeFlags may be given with --resume to change a run's plan; any other flag is refused.
-var resumeFlags = map[string]bool{"resume": true, "steps": true, "stop-after": true, "eval-every": true, "ckpt-every": true, "device": true, "target-accuracy": true}
+var resumeFlags = map[string]bool{"resume": true, "steps": true, "stop-after": true, "eval-every": true, "ckpt-every": true, "device": true, "target-accuracy": true, "peak-flops": true}
 
 func newTrain() *cobra.Command {
 	var (
@@ -69,8 +77,19 @@ at the last) the loss on --eval-batches fixed batches of the val split is
 measured (and with --task sort, the accuracy on held-out inputs).
 
 RUN/metrics.jsonl gets one JSON line per step (step, loss, lr, grad_norm,
-tokens_per_s, and val_loss / accuracy at evaluations); a progress line goes to
-stderr. Every --ckpt-every steps (and at the last) RUN/ckpt-STEP/ is written
+tokens_per_s, mfu, and val_loss / accuracy / sample at evaluations); a
+progress line goes to stderr (step, loss, lr, tokens/s, MFU, ETA). At each
+evaluation a sample of --sample-tokens tokens is drawn from the model (from
+the end-of-text token, temperature 0.8, top-k 200, --seed; with --task sort,
+the greedy sort of a held-out input), and RUN/report.html, a page that needs
+no network, is rewritten with the loss curves and every evaluation's sample.
+
+MFU (model FLOPs utilisation) is the FLOP/s achieved by nanoGPT's count
+(6N + 12·L·H·Q·T FLOPs a token, N the parameters less the position
+embedding; PaLM, appendix B) over the peak: --peak-flops, or an estimate for
+the CPU (cores × 32 FLOP/cycle with AVX2/FMA × clock from /proc/cpuinfo).
+
+Every --ckpt-every steps (and at the last) RUN/ckpt-STEP/ is written
 atomically: model.safetensors and config.json in Hugging Face GPT-2 layout
 (with --tokenizer, tokenizer.json too), optimizer.safetensors and state.json.
 "pipe train --resume RUN" continues from the latest checkpoint exactly as the
@@ -151,7 +170,9 @@ run would have gone on, given the same machine and threads.`,
 	f.IntVar(&s.EvalEvery, "eval-every", 100, "evaluate every so many steps (0: only at the end)")
 	f.IntVar(&s.EvalBatches, "eval-batches", 10, "val batches per evaluation")
 	f.IntVar(&s.CkptEvery, "ckpt-every", 0, "checkpoint every so many steps (0: only at the end)")
-	f.StringVar(&s.Device, "device", "auto", "backend: cpu, or auto (a GPU when there is one; this build has no GPU backend yet, so cpu)")
+	f.IntVar(&s.SampleTokens, "sample-tokens", 32, "tokens of the sample drawn at each evaluation (0: none)")
+	f.Float64Var(&s.PeakFLOPS, "peak-flops", 0, "the hardware's peak FLOP/s, for MFU (0: estimate the CPU's)")
+	f.StringVar(&s.Device, "device", "auto", "backend: cpu, cuda (NVIDIA GPU 0), or auto (cuda when a GPU is there, else cpu)")
 	f.StringVar(&out, "out", "", "run directory to write")
 	f.StringVar(&resume, "resume", "", "continue the run in this directory from its latest checkpoint")
 	f.Float64Var(&targetAcc, "target-accuracy", 0, "with --task sort: stop at the first evaluation whose accuracy reaches this (0: never)")
@@ -165,10 +186,10 @@ func checkSettings(s trainSettings) error {
 		return usagef("train: --steps %d: want at least 1", s.Steps)
 	case s.Batch < 1 || s.Context < 1:
 		return usagef("train: --batch %d, --context %d: want both at least 1", s.Batch, s.Context)
-	case s.Warmup < 0 || s.EvalEvery < 0 || s.CkptEvery < 0 || s.EvalBatches < 1:
-		return usagef("train: --warmup, --eval-every and --ckpt-every must not be negative, --eval-batches at least 1")
-	case s.Device != "cpu" && s.Device != "auto":
-		return usagef("train: --device %q: this build has the cpu backend only (cpu or auto)", s.Device)
+	case s.Warmup < 0 || s.EvalEvery < 0 || s.CkptEvery < 0 || s.EvalBatches < 1 || s.SampleTokens < 0 || s.PeakFLOPS < 0:
+		return usagef("train: --warmup, --eval-every, --ckpt-every, --sample-tokens and --peak-flops must not be negative, --eval-batches at least 1")
+	case s.Device != "cpu" && s.Device != "cuda" && s.Device != "auto":
+		return usagef("train: --device %q: want cpu, cuda or auto", s.Device)
 	}
 	if _, err := trainer.AccumSteps(s.BatchTokens, s.Batch, s.Context); err != nil {
 		return usagef("train: --%v", err)
@@ -208,6 +229,7 @@ func resumeRun(c *cobra.Command, run string, flags trainSettings, stopAfter int)
 	if fs.Changed("device") {
 		s.Device = flags.Device
 	}
+	s.PeakFLOPS = flags.PeakFLOPS
 	if err := checkSettings(s); err != nil {
 		return err
 	}
@@ -215,16 +237,18 @@ func resumeRun(c *cobra.Command, run string, flags trainSettings, stopAfter int)
 }
 
 // runTrain trains in run from a fresh model (ckpt "") or from checkpoint ckpt.
-func runTrain(c *cobra.Command, run string, s trainSettings, ckpt string, stopAfter int, targetAcc float64) error {
+func runTrain(c *cobra.Command, run string, s trainSettings, ckpt string, stopAfter int, targetAcc float64) (err error) {
+	defer gpu.Recover(&err) // a failed CUDA call is an error, not a crash
 	accum, _ := trainer.AccumSteps(s.BatchTokens, s.Batch, s.Context)
 	var (
 		src   trainer.Source
 		ev    trainer.Evaluator
+		task  *trainer.SortTask
 		vocab int
 		eot   = -1
 	)
 	if s.Task == "sort" {
-		task := trainer.NewSortTask(s.Batch, s.Seed)
+		task = trainer.NewSortTask(s.Batch, s.Seed)
 		src, ev, vocab = task, task, trainer.SortVocab
 	} else {
 		ds, err := shard.Open(s.Data)
@@ -260,7 +284,12 @@ func runTrain(c *cobra.Command, run string, s trainSettings, ckpt string, stopAf
 	if err != nil {
 		return usageError{err}
 	}
-	m, err := trainer.New(cfg, trainer.NewCPU())
+	be, desc, devicePeak, err := gpu.Select(s.Device)
+	if err != nil {
+		return err
+	}
+	slog.Info("device", "backend", desc)
+	m, err := trainer.New(cfg, be)
 	if err != nil {
 		return err
 	}
@@ -292,11 +321,16 @@ func runTrain(c *cobra.Command, run string, s trainSettings, ckpt string, stopAf
 	if err != nil {
 		return err
 	}
-	metrics, err := trainer.OpenMetrics(filepath.Join(run, "metrics.jsonl"), m.Step())
+	metricsPath := filepath.Join(run, "metrics.jsonl")
+	metrics, err := trainer.OpenMetrics(metricsPath, m.Step())
 	if err != nil {
 		return err
 	}
 	defer metrics.Close()
+	history, err := trainer.ReadMetrics(metricsPath) // the steps before a resume, for the report
+	if err != nil {
+		return err
+	}
 
 	var tok *bpe.Tokenizer
 	if s.Tokenizer != "" {
@@ -321,11 +355,48 @@ func runTrain(c *cobra.Command, run string, s trainSettings, ckpt string, stopAf
 		EvalEvery: s.EvalEvery, CkptEvery: s.CkptEvery, TargetAccuracy: targetAcc,
 		Opt:   trainer.AdamW{Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: s.WeightDecay, MaxGradNorm: s.Clip},
 		Sched: trainer.Schedule{MaxLR: s.LR, MinLR: s.MinLR, Warmup: s.Warmup, Total: s.Steps}}
+	peakNote := "--peak-flops"
+	if lc.PeakFLOPS = s.PeakFLOPS; lc.PeakFLOPS == 0 && devicePeak > 0 {
+		lc.PeakFLOPS, peakNote = devicePeak, "the GPU's dense bf16 peak"
+	} else if lc.PeakFLOPS == 0 {
+		if p, err := trainer.CPUPeak(); err != nil {
+			slog.Warn("no MFU: the CPU's peak FLOP/s is not known; give --peak-flops", "err", err)
+		} else {
+			lc.PeakFLOPS, peakNote = p.FLOPS, p.String()
+		}
+	}
+	if lc.PeakFLOPS > 0 {
+		slog.Info("MFU", "flops_per_token", cfg.FlopsPerToken(s.Context), "peak", peakNote)
+	}
+	var sampler func() (string, error)
+	if s.SampleTokens > 0 {
+		sampler = evalSampler(m, s, task, tok, eot)
+	}
+	info := trainer.ReportInfo{Run: run, Model: cfg, Steps: s.Steps, Settings: settingsLine(s), Peak: peakNote}
+	reported := 0
+	report := func(step int) error {
+		reported = step
+		return trainer.WriteReport(filepath.Join(run, "report.html"), info, history)
+	}
 	prog := newProgress(c.ErrOrStderr(), m.Step(), s.Steps)
 	hooks := trainer.Hooks{
 		Step: func(met trainer.Metric) error {
+			if met.ValLoss != nil && sampler != nil {
+				text, err := sampler()
+				if err != nil {
+					return fmt.Errorf("step %d: sample: %w", met.Step, err)
+				}
+				met.Sample = text
+			}
 			prog.step(met)
-			return metrics.Write(met)
+			if err := metrics.Write(met); err != nil {
+				return err
+			}
+			history = append(history, met)
+			if met.ValLoss != nil {
+				return report(met.Step)
+			}
+			return nil
 		},
 		Checkpoint: func(step int) error {
 			st := trainer.TrainState{Step: step, Source: src.State(), Run: settings}
@@ -333,11 +404,74 @@ func runTrain(c *cobra.Command, run string, s trainSettings, ckpt string, stopAf
 			if tok != nil {
 				extra = func(dir string) error { return bpe.WriteHFFile(filepath.Join(dir, "tokenizer.json"), tok) }
 			}
-			_, err := trainer.SaveCheckpoint(run, m, st, eot, extra)
-			return err
+			if _, err := trainer.SaveCheckpoint(run, m, st, eot, extra); err != nil {
+				return err
+			}
+			if reported != step { // a run without evaluations still gets its page
+				return report(step)
+			}
+			return nil
 		},
 	}
 	return trainer.Train(m, src, ev, lc, hooks)
+}
+
+// evalSampler returns what draws the sample of each evaluation: text from the end-of-text token
+// (token 0 without one), decoded with tok (ids without one); for the sort task, a held-out
+// input and the model's greedy sort of it, in letters. The same weights give the same sample.
+func evalSampler(m *trainer.Model, s trainSettings, task *trainer.SortTask, tok *bpe.Tokenizer, eot int) func() (string, error) {
+	if task != nil {
+		in := task.HeldOut(0)
+		for i := 1; i < 1000 && !sortSample(in); i++ { // one that shows the sorting
+			in = task.HeldOut(i)
+		}
+		return func() (string, error) {
+			var out []int32
+			err := m.Sample(in, trainer.SampleConfig{Tokens: len(in)}, func(id int32) error { out = append(out, id); return nil })
+			return sortLetters(in) + " → " + sortLetters(out), err
+		}
+	}
+	start := []int32{max(int32(eot), 0)}
+	sc := trainer.SampleConfig{Tokens: s.SampleTokens, Temperature: 0.8, TopK: 200, Seed: s.Seed}
+	return func() (string, error) {
+		var ids []uint32
+		if err := m.Sample(start, sc, func(id int32) error { ids = append(ids, uint32(id)); return nil }); err != nil {
+			return "", err
+		}
+		if tok == nil {
+			return strings.Trim(fmt.Sprint(ids), "[]"), nil
+		}
+		b, err := tok.Decode(ids)
+		return strings.ToValidUTF8(string(b), "\uFFFD"), err
+	}
+}
+
+// sortSample says whether a sort-task input has every symbol, out of order.
+func sortSample(in []int32) bool {
+	seen := map[int32]bool{}
+	for _, id := range in {
+		seen[id] = true
+	}
+	return len(seen) == len(sortSymbols) && !slices.IsSorted(in)
+}
+
+// sortLetters writes sort-task tokens as letters: [2 0 1] → "CAB".
+func sortLetters(ids []int32) string {
+	var b strings.Builder
+	for _, id := range ids {
+		b.WriteByte(sortSymbols[id])
+	}
+	return b.String()
+}
+
+// settingsLine is a run's settings in a line, for the report.
+func settingsLine(s trainSettings) string {
+	from := "data " + s.Data
+	if s.Task != "" {
+		from = "task " + s.Task
+	}
+	return fmt.Sprintf("%s; model %s; micro-batches of %d×%d tokens, %d tokens a step; %d steps; lr %.3g to %.3g, warmup %d; weight decay %.3g; clip %.3g; seed %d",
+		from, s.Model, s.Batch, s.Context, s.BatchTokens, s.Steps, s.LR, s.MinLR, s.Warmup, s.WeightDecay, s.Clip, s.Seed)
 }
 
 // progress prints a line on stderr at most once a second, and at evaluations.
@@ -359,12 +493,19 @@ func (p *progress) step(m trainer.Metric) {
 	p.shown = now
 	per := now.Sub(p.start) / time.Duration(max(m.Step-p.first, 1))
 	eta := (per * time.Duration(p.last-m.Step)).Round(time.Second)
-	line := fmt.Sprintf("step %d/%d loss %.4f lr %.2e %.0f tok/s eta %s", m.Step, p.last, m.Loss, m.LR, m.TokensPerS, eta)
+	mfu := "-"
+	if m.MFU > 0 {
+		mfu = fmt.Sprintf("%.2f%%", 100*m.MFU)
+	}
+	line := fmt.Sprintf("step %d/%d loss %.4f lr %.2e %.0f tok/s mfu %s eta %s", m.Step, p.last, m.Loss, m.LR, m.TokensPerS, mfu, eta)
 	if m.ValLoss != nil {
 		line += fmt.Sprintf(" val_loss %.4f", *m.ValLoss)
 	}
 	if m.Accuracy != nil {
 		line += fmt.Sprintf(" accuracy %.3f", *m.Accuracy)
+	}
+	if m.Sample != "" {
+		line += "\nsample: " + strconv.Quote(m.Sample)
 	}
 	fmt.Fprintln(p.w, line)
 }

@@ -4,14 +4,21 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pipe-dev/pipe/gpu"
 	"github.com/pipe-dev/pipe/trainer"
 )
 
@@ -28,8 +35,8 @@ func trainData(t *testing.T) (dir, tok string) {
 	return dir, tok
 }
 
-// readMetrics returns the lines of RUN/metrics.jsonl with tokens_per_s (the one value that
-// depends on the clock) removed.
+// readMetrics returns the lines of RUN/metrics.jsonl with tokens_per_s and mfu (the values
+// that depend on the clock) removed.
 func readMetrics(t *testing.T, run string) []map[string]any {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(run, "metrics.jsonl"))
@@ -47,6 +54,7 @@ func readMetrics(t *testing.T, run string) []map[string]any {
 			t.Fatalf("metrics line without tokens_per_s: %s", sc.Text())
 		}
 		delete(m, "tokens_per_s")
+		delete(m, "mfu")
 		out = append(out, m)
 	}
 	return out
@@ -77,8 +85,12 @@ func TestTrainResumeExact(t *testing.T) {
 			"--eval-every", "5", "--eval-batches", "2", "--ckpt-every", "10", "--out", out}
 	}
 	full, parts := filepath.Join(tmp, "full"), filepath.Join(tmp, "parts")
-	mustRun(t, nil, args(full)...)
+	fullRun := run(t, nil, append(args(full), "--peak-flops", "1e9")...)
+	if fullRun.code != 0 {
+		t.Fatalf("train: exit %d\n%s", fullRun.code, fullRun.stderr)
+	}
 	mustRun(t, nil, append(args(parts), "--stop-after", "10")...)
+	partsReport := evalRows(t, parts)
 	if n := len(readMetrics(t, parts)); n != 10 {
 		t.Fatalf("--stop-after 10: %d metrics lines", n)
 	}
@@ -88,6 +100,11 @@ func TestTrainResumeExact(t *testing.T) {
 	mustRun(t, nil, "train", "--resume", parts)
 	want := readMetrics(t, full)
 	sameMetrics(t, "resumed", readMetrics(t, parts), want)
+	checkProgress(t, full, fullRun.stderr, 1e9)
+	checkReport(t, full, want)
+	if rows := evalRows(t, parts); len(rows) != 4 || !slices.Equal(rows[:2], partsReport) || !slices.Equal(rows, evalRows(t, full)) {
+		t.Errorf("the resumed run's report: %d evaluations\n%s\nbefore the resume:\n%s", len(rows), strings.Join(rows, "\n"), strings.Join(partsReport, "\n"))
+	}
 	if want[0]["loss"].(float64) <= want[19]["loss"].(float64) {
 		t.Errorf("loss did not fall: %v → %v", want[0]["loss"], want[19]["loss"])
 	}
@@ -160,6 +177,23 @@ func TestTrainKillResume(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	// the report is rewritten whole at each evaluation, keeping the earlier ones
+	first := evalRows(t, killed)
+	for {
+		rows := evalRows(t, killed)
+		if len(rows) > len(first) {
+			if !slices.Equal(rows[:len(first)], first) {
+				t.Errorf("the report's evaluations went from\n%s\nto\n%s", strings.Join(first, "\n"), strings.Join(rows, "\n"))
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("the report stayed at %d evaluations", len(first))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	cmd.Process.Kill()
 	cmd.Wait()
 	ck, err := trainer.LatestCheckpoint(killed)
@@ -172,6 +206,114 @@ func TestTrainKillResume(t *testing.T) {
 	ref := filepath.Join(tmp, "ref")
 	mustRun(t, nil, append(args(ref), "--stop-after", stop)...)
 	sameMetrics(t, "killed and resumed", readMetrics(t, killed), readMetrics(t, ref))
+	if a, b := evalRows(t, killed), evalRows(t, ref); !slices.Equal(a, b) || len(a) != (step+15+6)/7 { // every 7th step and the last
+		t.Errorf("the killed and resumed run's report has evaluations\n%s\nthe uninterrupted run's\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
+	}
+}
+
+// evalRows returns the rows of the evaluations table of RUN/report.html, which must be whole.
+func evalRows(t *testing.T, run string) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(run, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasSuffix(b, []byte("</html>\n")) {
+		t.Fatalf("%s/report.html is cut short:\n%s", run, b[max(0, len(b)-200):])
+	}
+	return regexp.MustCompile(`<tr id="eval-\d+">.*</tr>`).FindAllString(string(b), -1)
+}
+
+// checkReport checks that RUN/report.html needs nothing outside itself and shows every
+// evaluation of metrics ms: its val loss and a sample.
+func checkReport(t *testing.T, run string, ms []map[string]any) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(run, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	bad := regexp.MustCompile(`(?i)<script|<link|<img|<iframe|\s(src|href)\s*=|@import|url\(|https?:`)
+	if m := bad.FindString(page); m != "" {
+		t.Errorf("report.html loads something: %q", m)
+	}
+	rows := evalRows(t, run)
+	n := 0
+	for _, m := range ms {
+		v, ok := m["val_loss"].(float64)
+		if !ok {
+			continue
+		}
+		step := int(m["step"].(float64))
+		want := regexp.MustCompile(fmt.Sprintf(`^<tr id="eval-%d"><td>%d</td><td>%.4f</td><td class="val">%.4f</td>(<td>[0-9.]+</td>)?<td><pre>.+</pre></td></tr>$`,
+			step, step, m["loss"].(float64), v))
+		if n >= len(rows) || !want.MatchString(rows[n]) {
+			t.Errorf("report.html: evaluation %d of step %d: no row matching %s", n, step, want)
+		}
+		if s, _ := m["sample"].(string); s == "" || !strings.Contains(page, html.EscapeString(s)) {
+			t.Errorf("step %d: the sample %q is not in report.html", step, s)
+		}
+		n++
+	}
+	if n == 0 || n != len(rows) {
+		t.Errorf("%d evaluations in metrics.jsonl, %d in report.html", n, len(rows))
+	}
+}
+
+// checkProgress checks the progress lines (step, loss, tokens/s, MFU, ETA) that a run printed
+// against its metrics.jsonl, whose mfu must be tokens_per_s × FLOPs a token ÷ peak.
+func checkProgress(t *testing.T, run string, stderr []byte, peak float64) {
+	t.Helper()
+	ck, _ := trainer.LatestCheckpoint(run)
+	cfg, _, err := trainer.ConfigFromHF(filepath.Join(ck, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(run, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type line struct {
+		Step       int
+		Loss       float32
+		TokensPerS float64 `json:"tokens_per_s"`
+		MFU        *float64
+	}
+	steps := map[int]line{}
+	for _, l := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+		var m line
+		if err := json.Unmarshal(l, &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.MFU == nil {
+			t.Fatalf("no mfu in %s", l)
+		}
+		if want := m.TokensPerS * cfg.FlopsPerToken(cfg.Context) / peak; math.Abs(*m.MFU-want) > 1e-12*want {
+			t.Errorf("step %d: mfu %v, want %v", m.Step, *m.MFU, want)
+		}
+		steps[m.Step] = m
+	}
+	re := regexp.MustCompile(`(?m)^step (\d+)/(\d+) loss ([0-9.]+) lr \S+ (\d+) tok/s mfu ([0-9.]+)% eta (\S+)`)
+	lines := re.FindAllSubmatch(stderr, -1)
+	if len(lines) == 0 {
+		t.Fatalf("no progress line with tok/s, mfu and eta in\n%s", stderr)
+	}
+	for _, l := range lines {
+		step, _ := strconv.Atoi(string(l[1]))
+		tps, _ := strconv.ParseFloat(string(l[4]), 64)
+		mfu, _ := strconv.ParseFloat(string(l[5]), 64)
+		m, ok := steps[step]
+		if _, err := time.ParseDuration(string(l[6])); err != nil || !ok {
+			t.Errorf("progress %q: eta %v, step in metrics %v", l[0], err, ok)
+			continue
+		}
+		if string(l[3]) != fmt.Sprintf("%.4f", m.Loss) || math.Abs(tps-m.TokensPerS) > 0.5 || math.Abs(mfu-100**m.MFU) > 0.005+1e-9 {
+			t.Errorf("progress %q; metrics: loss %v, %v tokens/s, mfu %v", l[0], m.Loss, m.TokensPerS, *m.MFU)
+		}
+	}
+	if last := lines[len(lines)-1]; string(last[1]) != string(last[2]) || string(last[6]) != "0s" {
+		t.Errorf("last progress line %q: want the last step and eta 0s", last[0])
+	}
 }
 
 // The nano model learns the sorting task: every held-out input sorted by greedy decoding.
@@ -190,6 +332,18 @@ func TestTrainSort(t *testing.T) {
 	if !strings.Contains(string(r.stderr), "accuracy 1.000") {
 		t.Errorf("progress:\n%s", r.stderr)
 	}
+	// each evaluation's sample is the greedy sort of one held-out input, in letters
+	samples := regexp.MustCompile(`(?m)^sample: "([ABC]{6}) → ([ABC]{6})"$`).FindAllSubmatch(r.stderr, -1)
+	if len(samples) == 0 || len(samples) != len(ms)/50 {
+		t.Fatalf("%d samples for %d steps:\n%s", len(samples), len(ms), r.stderr)
+	}
+	s := samples[len(samples)-1]
+	in := slices.Clone(s[1])
+	slices.Sort(in)
+	if string(in) != string(s[2]) {
+		t.Errorf("at accuracy 1 the sample %s → %s is not sorted", s[1], s[2])
+	}
+	checkReport(t, out, ms)
 	ck, _ := trainer.LatestCheckpoint(out)
 	if ck == "" {
 		t.Fatal("no checkpoint")
@@ -206,7 +360,7 @@ func TestTrainSort(t *testing.T) {
 func TestTrainRefuses(t *testing.T) {
 	for _, args := range [][]string{
 		{"train", "--task", "sort", "--model", "nano", "--batch-tokens", "100", "--out", "x"},
-		{"train", "--task", "sort", "--model", "nano", "--device", "cuda", "--out", "x"},
+		{"train", "--task", "sort", "--model", "nano", "--device", "tpu", "--out", "x"},
 		{"train", "--task", "sort", "--model", "huge", "--out", "x"},
 		{"train", "--model", "nano", "--out", "x"},
 		{"train", "--task", "sort", "--model", "nano"},
@@ -214,5 +368,25 @@ func TestTrainRefuses(t *testing.T) {
 		if r := run(t, nil, args...); r.code != 2 {
 			t.Errorf("%v: exit %d\n%s", args, r.code, r.stderr)
 		}
+	}
+}
+
+// TestTrainDevice runs --device through the binary: cuda is an error naming
+// the driver it looked for when there is no GPU (the device machine runs the
+// GPU side: gpu/check.sh), and auto then trains on the CPU.
+func TestTrainDevice(t *testing.T) {
+	if _, err := gpu.New(); err == nil {
+		t.Skip("a GPU is here: gpu/check.sh tests --device cuda")
+	} else if !errors.Is(err, gpu.ErrNoDevice) {
+		t.Fatalf("gpu.New: %v", err)
+	}
+	dir := t.TempDir()
+	r := run(t, nil, "train", "--task", "sort", "--model", "nano", "--steps", "2", "--device", "cuda", "--out", filepath.Join(dir, "cuda"))
+	if r.code != 1 || !bytes.Contains(r.stderr, []byte("libcuda")) || !bytes.Contains(r.stderr, []byte("--device cuda")) {
+		t.Errorf("--device cuda without a GPU: exit %d, want 1 and a message naming libcuda\n%s", r.code, r.stderr)
+	}
+	r = run(t, nil, "train", "--task", "sort", "--model", "nano", "--steps", "2", "--device", "auto", "--out", filepath.Join(dir, "auto"))
+	if r.code != 0 || !bytes.Contains(r.stderr, []byte(`backend="cpu (no GPU`)) {
+		t.Errorf("--device auto without a GPU: exit %d, want 0 and the cpu backend\n%s", r.code, r.stderr)
 	}
 }
