@@ -88,15 +88,19 @@ type c4Scratch struct {
 // c4Policy are the phrases that remove a line (lower case).
 var c4Policy = [...]string{"terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies"}
 
+// Filter records, in doc.Metadata["c4"], the lines of the text, the lines
+// it kept and the sentences in those (with MinNumSentences set). A document
+// dropped for "lorem ipsum" or '{' gets no measures: the reason says it all.
 func (c *C4) Filter(doc *docio.Document) (bool, string) {
 	cfg := &c.cfg
 	sc := c.pool.Get().(*c4Scratch)
 	defer c.pool.Put(sc)
 	sc.kept = sc.kept[:0]
-	sentences := 0
+	sentences, lines := 0, 0
 	for rest := doc.Text; rest != ""; {
 		var line string
 		line, rest = nextPyLine(rest)
+		lines++
 		line = pyStrip(line)
 		words, long := 0, false
 		for f := line; ; {
@@ -139,6 +143,12 @@ func (c *C4) Filter(doc *docio.Document) (bool, string) {
 			sentences += sc.tok.countSentences(line)
 		}
 		sc.kept = append(sc.kept, line)
+	}
+	m := Measures(doc, c.Name())
+	m.Set("lines", float64(lines))
+	m.Set("lines_kept", float64(len(sc.kept)))
+	if cfg.MinNumSentences > 0 {
+		m.Set("sentences", float64(sentences))
 	}
 	if sentences < cfg.MinNumSentences {
 		return false, "too_few_sentences"

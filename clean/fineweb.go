@@ -68,6 +68,9 @@ type fineWebScratch struct {
 	seen map[string]struct{}
 }
 
+// Filter records, in doc.Metadata["fineweb"], each ratio it compares with a
+// limit, under the name of the reason it would drop for: line_punct_ratio,
+// short_line_ratio, char_dup_ratio, list_ratio.
 func (f *FineWeb) Filter(doc *docio.Document) (bool, string) {
 	cfg := &f.cfg
 	text := doc.Text
@@ -111,18 +114,26 @@ func (f *FineWeb) Filter(doc *docio.Document) (bool, string) {
 	if lines == 0 {
 		return false, "empty"
 	}
+	m := Measures(doc, f.Name())
 	ratio := float64(punct) / float64(lines)
+	m.Set("line_punct_ratio", ratio)
 	if ratio < cfg.LinePunctThr && !(ratio == 0 && cfg.LinePunctExcludeZero) {
 		return false, "line_punct_ratio"
 	}
-	if float64(short)/float64(lines) > cfg.ShortLineThr {
+	ratio = float64(short) / float64(lines)
+	m.Set("short_line_ratio", ratio)
+	if ratio > cfg.ShortLineThr {
 		return false, "short_line_ratio"
 	}
-	if float64(dupChars)/float64(pyLen(text)-newlines) > cfg.CharDupRatio {
+	ratio = float64(dupChars) / float64(pyLen(text)-newlines)
+	m.Set("char_dup_ratio", ratio)
+	if ratio > cfg.CharDupRatio {
 		return false, "char_dup_ratio"
 	}
 	words := sc.tok.wordsOf(text)
-	if float64(newlines)/float64(len(words)) > cfg.NewLineRatio {
+	ratio = float64(newlines) / float64(len(words))
+	m.Set("list_ratio", ratio)
+	if ratio > cfg.NewLineRatio {
 		return false, "list_ratio"
 	}
 	return true, ""

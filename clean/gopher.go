@@ -111,6 +111,9 @@ func resetSet[K comparable, V any](m map[K]V) map[K]V {
 	return m
 }
 
+// Filter records, in doc.Metadata["gopher_repetition"], each fraction it
+// compares with a limit, under the name of the reason it would drop for
+// (dup_para_frac, ..., top_2_gram, ..., duplicated_5_n_grams, ...).
 func (g *GopherRepetition) Filter(doc *docio.Document) (bool, string) {
 	text := doc.Text
 	if text == "" {
@@ -119,25 +122,31 @@ func (g *GopherRepetition) Filter(doc *docio.Document) (bool, string) {
 	sc := g.pool.Get().(*repetitionScratch)
 	defer g.pool.Put(sc)
 	cfg := &g.cfg
+	m := Measures(doc, g.Name())
 	total := float64(pyLen(text))
+	// check records v under reason and reports whether it is above limit.
+	check := func(reason string, v, limit float64) bool {
+		m.Set(reason, v)
+		return v > limit
+	}
 
 	// Paragraphs: re.split(r"\n{2,}", text.strip()).
 	if cfg.DupParaFrac != 0 || cfg.DupParaCharFrac != 0 {
 		n, dup, dupChars := sc.duplicates(pyStrip(text), true)
-		if cfg.DupParaFrac != 0 && float64(dup)/float64(n) > cfg.DupParaFrac {
+		if cfg.DupParaFrac != 0 && check("dup_para_frac", float64(dup)/float64(n), cfg.DupParaFrac) {
 			return false, "dup_para_frac"
 		}
-		if cfg.DupParaCharFrac != 0 && float64(dupChars)/total > cfg.DupParaCharFrac {
+		if cfg.DupParaCharFrac != 0 && check("dup_para_char_frac", float64(dupChars)/total, cfg.DupParaCharFrac) {
 			return false, "dup_para_char_frac"
 		}
 	}
 	// Lines: re.split("\n+", text).
 	if cfg.DupLineFrac != 0 || cfg.DupLineCharFrac != 0 {
 		n, dup, dupChars := sc.duplicates(text, false)
-		if cfg.DupLineFrac != 0 && float64(dup)/float64(n) > cfg.DupLineFrac {
+		if cfg.DupLineFrac != 0 && check("dup_line_frac", float64(dup)/float64(n), cfg.DupLineFrac) {
 			return false, "dup_line_frac"
 		}
-		if cfg.DupLineCharFrac != 0 && float64(dupChars)/total > cfg.DupLineCharFrac {
+		if cfg.DupLineCharFrac != 0 && check("dup_line_char_frac", float64(dupChars)/total, cfg.DupLineCharFrac) {
 			return false, "dup_line_char_frac"
 		}
 	}
@@ -150,7 +159,7 @@ func (g *GopherRepetition) Filter(doc *docio.Document) (bool, string) {
 		if l.N > len(words) {
 			continue
 		}
-		if float64(sc.topNGram(l.N))/total > l.Frac {
+		if check(g.topReasons[i], float64(sc.topNGram(l.N))/total, l.Frac) {
 			return false, g.topReasons[i]
 		}
 	}
@@ -160,7 +169,7 @@ func (g *GopherRepetition) Filter(doc *docio.Document) (bool, string) {
 			if l.N < 1 {
 				continue
 			}
-			if float64(sc.duplicatedNGrams(l.N))/total > l.Frac {
+			if check(g.dupReasons[i], float64(sc.duplicatedNGrams(l.N))/total, l.Frac) {
 				return false, g.dupReasons[i]
 			}
 		}

@@ -73,6 +73,11 @@ func NewGopherQuality(cfg GopherQualityConfig) *GopherQuality {
 
 func (g *GopherQuality) Name() string { return "gopher_quality" }
 
+// Filter records, in doc.Metadata["gopher_quality"], the values it compares
+// with the limits: words (the words with a character outside the
+// punctuation set), avg_word_length, hash_ratio, ellipsis_ratio,
+// bullet_lines_ratio, end_ellipsis_lines_ratio, alpha_words_ratio and
+// stop_words (how many different stop words).
 func (g *GopherQuality) Filter(doc *docio.Document) (bool, string) {
 	text := doc.Text
 	cfg := &g.cfg
@@ -118,16 +123,26 @@ func (g *GopherQuality) Filter(doc *docio.Document) (bool, string) {
 		}
 	}
 	nWords := float64(len(words))
-
-	if cfg.MinDocWords != 0 && nonSymbol < cfg.MinDocWords {
-		return false, "gopher_short_doc"
+	m := Measures(doc, g.Name())
+	// check records v under name and reports whether it is beyond a limit.
+	check := func(name string, v float64, beyond bool) bool {
+		m.Set(name, v)
+		return beyond
 	}
-	if cfg.MaxDocWords != 0 && nonSymbol > cfg.MaxDocWords {
-		return false, "gopher_long_doc"
+
+	if cfg.MinDocWords != 0 || cfg.MaxDocWords != 0 {
+		m.Set("words", float64(nonSymbol))
+		if cfg.MinDocWords != 0 && nonSymbol < cfg.MinDocWords {
+			return false, "gopher_short_doc"
+		}
+		if cfg.MaxDocWords != 0 && nonSymbol > cfg.MaxDocWords {
+			return false, "gopher_long_doc"
+		}
 	}
 	// numpy's mean of no words is NaN, which passes both comparisons.
-	if nonSymbol > 0 {
+	if nonSymbol > 0 && (cfg.MinAvgWordLength != 0 || cfg.MaxAvgWordLength != 0) {
 		avg := float64(nonSymbolLen) / float64(nonSymbol)
+		m.Set("avg_word_length", avg)
 		if cfg.MinAvgWordLength != 0 && avg < cfg.MinAvgWordLength {
 			return false, "gopher_below_avg_threshold"
 		}
@@ -136,10 +151,10 @@ func (g *GopherQuality) Filter(doc *docio.Document) (bool, string) {
 		}
 	}
 	if cfg.MaxSymbolWordRatio != 0 {
-		if float64(strings.Count(text, "#"))/nWords > cfg.MaxSymbolWordRatio {
+		if r := float64(strings.Count(text, "#")) / nWords; check("hash_ratio", r, r > cfg.MaxSymbolWordRatio) {
 			return false, "gopher_too_many_hashes"
 		}
-		if float64(strings.Count(text, "...")+strings.Count(text, "…"))/nWords > cfg.MaxSymbolWordRatio {
+		if r := float64(strings.Count(text, "...")+strings.Count(text, "…")) / nWords; check("ellipsis_ratio", r, r > cfg.MaxSymbolWordRatio) {
 			return false, "gopher_too_many_ellipsis"
 		}
 	}
@@ -156,18 +171,22 @@ func (g *GopherQuality) Filter(doc *docio.Document) (bool, string) {
 				ellipses++
 			}
 		}
-		if cfg.MaxBulletLinesRatio != 0 && float64(bullets)/float64(lines) > cfg.MaxBulletLinesRatio {
+		if r := float64(bullets) / float64(lines); cfg.MaxBulletLinesRatio != 0 && check("bullet_lines_ratio", r, r > cfg.MaxBulletLinesRatio) {
 			return false, "gopher_too_many_bullets"
 		}
-		if cfg.MaxEllipsisLines != 0 && float64(ellipses)/float64(lines) > cfg.MaxEllipsisLines {
+		if r := float64(ellipses) / float64(lines); cfg.MaxEllipsisLines != 0 && check("end_ellipsis_lines_ratio", r, r > cfg.MaxEllipsisLines) {
 			return false, "gopher_too_many_end_ellipsis"
 		}
 	}
-	if cfg.MinAlphaWordsRatio != 0 && float64(alpha)/nWords < cfg.MinAlphaWordsRatio {
+	if r := float64(alpha) / nWords; cfg.MinAlphaWordsRatio != 0 && check("alpha_words_ratio", r, r < cfg.MinAlphaWordsRatio) {
 		return false, "gopher_below_alpha_threshold"
 	}
-	if cfg.MinStopWords != 0 && bits.OnesCount64(stopSeen)+len(stopExtra) < cfg.MinStopWords {
-		return false, "gopher_enough_stop_words"
+	if cfg.MinStopWords != 0 {
+		n := bits.OnesCount64(stopSeen) + len(stopExtra)
+		m.Set("stop_words", float64(n))
+		if n < cfg.MinStopWords {
+			return false, "gopher_enough_stop_words"
+		}
 	}
 	return true, ""
 }

