@@ -1,9 +1,9 @@
 package clean
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/PuerkitoBio/goquery"
@@ -13,7 +13,8 @@ import (
 // plain text of its main content, without navigation, headers, footers,
 // cookie banners, comments, share buttons, related links and ads.
 //
-// The page is decoded to UTF-8 (charset.go), parsed once (goquery, that is
+// The page is decoded to UTF-8 (charset.go), its scripts and styles are
+// emptied (extract_strip.go), it is parsed once (goquery, that is
 // golang.org/x/net/html) and then read in small passes:
 //
 //  1. index (extract_index.go): one walk over the DOM that skips what can
@@ -125,7 +126,12 @@ func (x *Extractor) Extract(page []byte, contentType string) (Result, error) {
 	if err != nil {
 		return Result{}, extractErr(ReasonCharset, err)
 	}
-	doc, err := goquery.NewDocumentFromReader(bytes.NewReader(utf8Page))
+	return extractHTML(stripRawText(utf8Page), charset)
+}
+
+// extractHTML is Extract on a page decoded to UTF-8 from charset.
+func extractHTML(utf8Page io.Reader, charset string) (Result, error) {
+	doc, err := goquery.NewDocumentFromReader(utf8Page)
 	if err != nil {
 		// Reading from memory cannot fail, so the parser's only error is
 		// its refusal of more than 512 open elements.

@@ -36,7 +36,7 @@ const (
 
 // boilerplateWords name page furniture. Each group is one kind of thing
 // that is not the main text.
-var boilerplateWords = wordSet(
+var boilerplateWords = []string{
 	// discussion under the article
 	"comment", "comments", "disqus", "respond", "discussion", "replies",
 	// consent and privacy prompts
@@ -59,7 +59,7 @@ var boilerplateWords = wordSet(
 	"widget", "widgets", "popup", "modal", "overlay",
 	// things about the article rather than in it
 	"caption", "credit", "credits", "byline", "author", "tags", "meta",
-)
+}
 
 // boilerplateStems catch words glued together without separators.
 var boilerplateStems = [][]byte{
@@ -69,17 +69,32 @@ var boilerplateStems = [][]byte{
 }
 
 // notBoilerplate are words that contain a stem but mean something else.
-var notBoilerplate = wordSet("commentary", "commentator", "commentators", "shared")
+var notBoilerplate = []string{"commentary", "commentator", "commentators", "shared"}
 
 // contentWords name the container of the main text.
-var contentWords = wordSet(
+var contentWords = []string{
 	"article", "articlebody", "content", "entry", "post", "story", "body",
 	"text", "main", "blog", "prose", "richtext",
-)
+}
 
 // embedWords name posts embedded in the text (a tweet, an Instagram post):
 // they belong to it even when a word like "social" sits beside them.
-var embedWords = wordSet("embed", "embedded", "tweet", "instagram")
+var embedWords = []string{"embed", "embedded", "tweet", "instagram"}
+
+// hintWords is the tables above in one map, so that a word is looked up
+// once: the kinds each word names, and wordNotStem for notBoilerplate.
+var hintWords = func() map[string]wordKinds {
+	m := map[string]wordKinds{}
+	for _, t := range []struct {
+		words []string
+		kind  wordKinds
+	}{{boilerplateWords, wordBoilerplate}, {contentWords, wordContent}, {embedWords, wordEmbed}, {notBoilerplate, wordNotStem}} {
+		for _, w := range t.words {
+			m[w] |= t.kind
+		}
+	}
+	return m
+}()
 
 func wordSet(words ...string) map[string]bool {
 	m := make(map[string]bool, len(words))
@@ -133,6 +148,7 @@ const (
 	wordBoilerplate wordKinds = 1 << iota // names page furniture
 	wordContent                           // names the main content
 	wordEmbed                             // names an embedded post or quote, which belongs to the text
+	wordNotStem                           // holds a boilerplate stem but is not boilerplate (hintWords only)
 )
 
 // roleWords reads a WAI-ARIA role.
@@ -154,16 +170,18 @@ func classWords(s string) wordKinds {
 	var buf [32]byte
 	word := buf[:0]
 	flush := func() {
-		// m[string(b)] does not allocate.
+		if len(word) == 0 {
+			return
+		}
+		k := hintWords[string(word)] // m[string(b)] does not allocate
 		switch {
-		case len(word) == 0:
-		case boilerplateWords[string(word)]:
+		case k&wordBoilerplate != 0:
 			kinds |= wordBoilerplate
-		case contentWords[string(word)]:
+		case k&wordContent != 0:
 			kinds |= wordContent
-		case embedWords[string(word)]:
+		case k&wordEmbed != 0:
 			kinds |= wordEmbed
-		case len(word) > 5 && !notBoilerplate[string(word)] && hasStem(word):
+		case len(word) > 5 && k&wordNotStem == 0 && hasStem(word):
 			kinds |= wordBoilerplate
 		}
 		word = word[:0]

@@ -64,7 +64,6 @@ func NewFineWeb(cfg FineWebConfig) *FineWeb {
 func (f *FineWeb) Name() string { return "fineweb" }
 
 type fineWebScratch struct {
-	tok  wordTokenizer
 	seen map[string]struct{}
 }
 
@@ -130,7 +129,9 @@ func (f *FineWeb) Filter(doc *docio.Document) (bool, string) {
 	if ratio > cfg.CharDupRatio {
 		return false, "char_dup_ratio"
 	}
-	words := sc.tok.wordsOf(text)
+	tok := sharedTokenizers.Get().(*wordTokenizer)
+	defer sharedTokenizers.Put(tok)
+	words := tok.wordsOf(text)
 	ratio = float64(newlines) / float64(len(words))
 	m.Set("list_ratio", ratio)
 	if ratio > cfg.NewLineRatio {

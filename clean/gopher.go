@@ -83,7 +83,6 @@ func (g *GopherRepetition) Name() string { return "gopher_repetition" }
 
 // repetitionScratch is one call's reusable state.
 type repetitionScratch struct {
-	tok     wordTokenizer
 	seen    map[string]struct{}
 	ids     map[string]int32
 	wordIDs []int32
@@ -153,7 +152,9 @@ func (g *GopherRepetition) Filter(doc *docio.Document) (bool, string) {
 	if len(cfg.TopNGrams) == 0 && len(cfg.DupNGrams) == 0 {
 		return true, ""
 	}
-	words := sc.tok.wordsOf(text)
+	tok := sharedTokenizers.Get().(*wordTokenizer)
+	defer sharedTokenizers.Put(tok)
+	words := tok.wordsOf(text)
 	sc.indexWords(words)
 	for i, l := range cfg.TopNGrams {
 		if l.N > len(words) {

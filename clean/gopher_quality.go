@@ -3,7 +3,6 @@ package clean
 import (
 	"math/bits"
 	"strings"
-	"sync"
 
 	"github.com/pipe-dev/pipe/docio"
 )
@@ -53,7 +52,6 @@ type GopherQuality struct {
 	cfg        GopherQualityConfig
 	stopWords  map[string]int // stop word → its bit
 	maxStopLen int
-	pool       sync.Pool // *wordTokenizer
 }
 
 var _ Filter = (*GopherQuality)(nil)
@@ -67,7 +65,6 @@ func NewGopherQuality(cfg GopherQualityConfig) *GopherQuality {
 			g.maxStopLen = max(g.maxStopLen, len(w))
 		}
 	}
-	g.pool.New = func() any { return new(wordTokenizer) }
 	return g
 }
 
@@ -81,8 +78,8 @@ func (g *GopherQuality) Name() string { return "gopher_quality" }
 func (g *GopherQuality) Filter(doc *docio.Document) (bool, string) {
 	text := doc.Text
 	cfg := &g.cfg
-	tok := g.pool.Get().(*wordTokenizer)
-	defer g.pool.Put(tok)
+	tok := sharedTokenizers.Get().(*wordTokenizer)
+	defer sharedTokenizers.Put(tok)
 	words := tok.wordsOf(text)
 
 	// One pass over the words.

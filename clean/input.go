@@ -284,7 +284,7 @@ func (s *Source) response(rec *warc.Record) *Doc {
 		d.Skip = ReasonEncoded
 		return d
 	}
-	page, err := io.ReadAll(io.LimitReader(resp.Body, int64(s.maxHTML())+1))
+	page, err := readSized(io.LimitReader(resp.Body, int64(s.maxHTML())+1), min(rec.ContentLength, int64(s.maxHTML())+1))
 	if err != nil {
 		d.Skip, d.SkipStep = payloadErr(err)
 		d.SkipErr = err
@@ -297,6 +297,27 @@ func (s *Source) response(rec *warc.Record) *Doc {
 	d.HTML = page
 	d.SkipStep = ""
 	return d
+}
+
+// readSized reads r to its end, as io.ReadAll does, into a buffer made for
+// size bytes, the record's block, which holds the payload unless a
+// content coding was undone: io.ReadAll's growing buffer allocates about
+// twice a page and copies it as often.
+func readSized(r io.Reader, size int64) ([]byte, error) {
+	b := make([]byte, 0, max(size, 0)+1) // + 1: the read that meets EOF needs room
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
 // payloadErr names the reason and step of an error from reading a page: a

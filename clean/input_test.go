@@ -121,3 +121,26 @@ func hdr(kv ...string) warc.Header {
 	}
 	return h
 }
+
+// readSized reads what io.ReadAll reads, whether the size it is given is
+// short of the data, just right or more, and passes on a read error.
+func TestReadSized(t *testing.T) {
+	data := bytes.Repeat([]byte("<p>page</p>"), 1000)
+	for _, n := range []int{0, 1, 100, len(data)} {
+		for _, size := range []int64{-1, 0, 1, int64(n) - 1, int64(n), int64(n) + 1, 4 * int64(n)} {
+			got, err := readSized(io.LimitReader(bytes.NewReader(data), int64(n)), size)
+			if err != nil || !bytes.Equal(got, data[:n]) || got == nil {
+				t.Fatalf("%d bytes, size %d: %d bytes, %v", n, size, len(got), err)
+			}
+		}
+	}
+	boom := errors.New("boom")
+	got, err := readSized(io.MultiReader(bytes.NewReader(data[:10]), errReader{boom}), 5)
+	if !errors.Is(err, boom) || !bytes.Equal(got, data[:10]) {
+		t.Fatalf("read error: %q, %v", got, err)
+	}
+}
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }

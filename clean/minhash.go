@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/zeebo/xxh3"
 	"golang.org/x/text/unicode/norm"
@@ -76,6 +77,20 @@ func mulMod61(a, x, b uint64) uint64 {
 	return r
 }
 
+// mulMod61Reduced is mulMod61 for x < p = 2^61-1, the signatures' inner
+// loop: a·x < 2^122, so hi < 2^58, the three terms of the sum below are
+// each under 2^61, one fold leaves at most p+2 and one subtraction less
+// than p.
+func mulMod61Reduced(a, x, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, x)
+	r := (lo & mersenne61) + (hi<<3 | lo>>61) + b
+	r = r&mersenne61 + r>>61
+	if r >= mersenne61 {
+		r -= mersenne61
+	}
+	return r
+}
+
 // SimplifyText is the text that dedup compares: lower case, without
 // accents (NFD, combining marks removed), punctuation and symbols as
 // spaces, every run of digits as "0", words separated by single spaces.
@@ -84,7 +99,34 @@ func SimplifyText(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	space, digits := true, false
-	for _, r := range s {
+	for i := 0; i < len(s); {
+		// ASCII, most of most texts, without the Unicode tables.
+		if c := s[i]; c < utf8.RuneSelf {
+			i++
+			switch {
+			case '0' <= c && c <= '9':
+				if !digits {
+					b.WriteByte('0')
+				}
+				digits, space = true, false
+				continue
+			case 'a' <= c && c <= 'z':
+				b.WriteByte(c)
+				space = false
+			case 'A' <= c && c <= 'Z':
+				b.WriteByte(c + 'a' - 'A')
+				space = false
+			default:
+				if !space {
+					b.WriteByte(' ')
+					space = true
+				}
+			}
+			digits = false
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
 		switch {
 		case unicode.Is(unicode.Mn, r):
 			continue
@@ -113,29 +155,44 @@ func SimplifyText(s string) string {
 // (or only punctuation) is one empty shingle, and one with fewer words
 // than a shingle is one shingle.
 func (c *MinHashConfig) Signature(text string) []uint64 {
-	words := strings.Fields(SimplifyText(text))
+	// The simplified text's words are separated by single spaces, so a
+	// shingle is a piece of it: from the start of its first word to the
+	// end of its last.
+	simple := SimplifyText(text)
+	var starts []int // of the words, and len(simple)+1
+	if simple != "" {
+		starts = append(starts, 0)
+		for i := 0; i < len(simple); i++ {
+			if simple[i] == ' ' {
+				starts = append(starts, i+1)
+			}
+		}
+		starts = append(starts, len(simple)+1)
+	}
 	perm := c.permutations()
 	mins := make([]uint64, len(perm))
+	perm = perm[:len(mins)] // no bounds checks in the loop below
 	for i := range mins {
 		mins[i] = mersenne61
 	}
+	words := max(len(starts)-1, 0)
 	n := c.Shingle
-	last := len(words) - n
+	last := words - n
 	if last < 0 {
-		last, n = 0, len(words)
+		last, n = 0, words
 	}
-	var buf []byte
 	for i := 0; i <= last; i++ {
-		buf = buf[:0]
-		for j, w := range words[i : i+n] {
-			if j > 0 {
-				buf = append(buf, ' ')
-			}
-			buf = append(buf, w...)
+		var shingle string
+		if n > 0 {
+			shingle = simple[starts[i] : starts[i+n]-1]
 		}
-		x := xxh3.Hash(buf)
-		for k, ab := range perm {
-			if h := mulMod61(ab[0], x, ab[1]); h < mins[k] {
+		x := xxh3.HashString(shingle)
+		x = x&mersenne61 + x>>61 // x mod p, up to one subtraction
+		if x >= mersenne61 {
+			x -= mersenne61
+		}
+		for k := range mins {
+			if h := mulMod61Reduced(perm[k][0], x, perm[k][1]); h < mins[k] {
 				mins[k] = h
 			}
 		}

@@ -3,6 +3,10 @@ package clean
 import (
 	"errors"
 	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/pipe-dev/pipe/docio"
@@ -96,5 +100,22 @@ func TestRegisteredDomain(t *testing.T) {
 		if got := registeredDomain(host); got != want {
 			t.Errorf("registeredDomain(%q) = %q, want %q", host, got, want)
 		}
+	}
+}
+
+// A list file: one entry a line, trimmed; blank lines and comments
+// skipped; CRLF and a last line without a newline read as well; a line
+// over 1 MiB refused with its number.
+func TestReadList(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "list.txt")
+	os.WriteFile(path, []byte("# comment\n  a.com \r\n\n\t\nb.org\r\n  # indented comment\nc.net"), 0o644)
+	got, err := ReadList(path)
+	if want := []string{"a.com", "b.org", "c.net"}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("ReadList = %q, %v, want %q", got, err, want)
+	}
+	os.WriteFile(path, []byte("a.com\n"+strings.Repeat("x", 1<<20+1)+"\n"), 0o644)
+	if _, err := ReadList(path); err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("a 1 MiB line: %v", err)
 	}
 }

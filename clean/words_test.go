@@ -2,6 +2,7 @@ package clean
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -139,4 +140,21 @@ func FuzzWordTokenizer(f *testing.F) {
 		}
 		tok.countSentences(s)
 	})
+}
+
+// wordsOf answers a text asked again from memory, and only that text.
+func TestWordsOfRemembersLastText(t *testing.T) {
+	// The second is as long as the first; the last is the first again,
+	// in another string.
+	texts := []string{"Don't stop, it's 9:30 a.m. now.", "Don't stop, it's 9:30 a.m. now!", "", "x", strings.Clone("Don't stop, it's 9:30 a.m. now.")}
+	var tok wordTokenizer
+	for round := range 2 {
+		for _, s := range append(texts, texts[0]) {
+			var fresh wordTokenizer
+			want := slices.Clone(fresh.wordsOf(s))
+			if got := tok.wordsOf(s); !slices.Equal(got, want) {
+				t.Fatalf("round %d: wordsOf(%q) = %q, want %q", round, s, got, want)
+			}
+		}
+	}
 }
