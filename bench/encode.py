@@ -9,13 +9,15 @@ r50k_base (pipe's gpt2):
                 Python process (texts already parsed; no start-up, no output).
   pipe CLI      `pipe bpe encode --threads 1 --special-as-text` on the JSONL
                 file (page cache), the Arrow token stream to /dev/null: the
-                whole process, loading the rank file and parsing JSON included.
+                whole process, loading the rank file and parsing JSON included,
+                on one core (--threads 1 is GOMAXPROCS 1).
   pipe CLI - start-up
                 the same, less the wall time of the same command on an empty
                 input (loading the rank file, building the encoder).
   Go bench      BenchmarkEncode in bpe/encode_bench_test.go, in-process, one
                 goroutine, GOMAXPROCS=1, on the corpus's first 4 MiB of
-                documents; tiktoken is timed on the same documents beside it.
+                documents, a new Encoder (empty piece cache) each pass;
+                tiktoken is timed on the same documents beside it.
 
 In each repetition the peer and pipe run one after the other; each keeps its
 best repetition. The ids are checked equal in the same run: pipe's --ids
@@ -24,8 +26,9 @@ The npm tiktoken (WASM) and js-tiktoken run in node for orientation, checked
 the same way.
 
 Two threads (part "threads"), on docs.jsonl written 4 times over (50 MB, so
-start-up weighs less): `--threads 2` against `--threads 1`, wall and CPU
-seconds of the whole process, and the encode phase by pipe's own log line.
+start-up weighs less): `--threads 2` against `--threads 1` (N threads are N
+cores, reading and writing overlapping the encoders), wall and CPU seconds of
+the whole process, and the encode phase by pipe's own log line.
 """
 import hashlib
 import json

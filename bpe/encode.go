@@ -84,9 +84,11 @@ func (e *Encoder) encodePiece(p []byte) {
 // The piece cache of an Encoder remembers the ids of recently merged pieces
 // (pieces that are not a token themselves: about one in six in text, often
 // the same few words), so that a frequent one is merged once. It is direct
-// mapped by the piece's hash; a newer piece replaces an older one.
+// mapped by the piece's hash; a newer piece replaces an older one. Merging
+// is over half of encoding's time, and on the 26-language test corpus
+// 32,768 entries (2.2 MB) merge a fifth fewer pieces under o200k than 8,192.
 const (
-	cacheBits = 13
+	cacheBits = 15
 	cacheSize = 1 << cacheBits
 	cacheKey  = 32 // longest piece cached
 	cacheIDs  = 8  // most ids cached for one piece
@@ -104,8 +106,15 @@ type cacheEntry struct {
 func (e *Encoder) AppendEncodeOrdinary(dst []uint32, text []byte) []uint32 {
 	e.out = dst
 	// Clip the capacity: hashing reads up to 8 bytes from a piece's start,
-	// masking off those past its end, and these must be the text's.
-	e.t.splitter.Split(text[:len(text):len(text)], e.piece)
+	// masking off those past its end, and these must be the text's. The
+	// scanners of the named patterns hand out pieces with the rest of this
+	// capacity, so that a short piece hashes with one load (loadWord).
+	text = text[:len(text):len(text)]
+	if sc, ok := e.t.splitter.(scanner); ok {
+		sc.splitOpen(text, e.piece)
+	} else {
+		e.t.splitter.Split(text, e.piece)
+	}
 	dst, e.out = e.out, nil
 	return dst
 }

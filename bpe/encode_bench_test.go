@@ -52,7 +52,9 @@ func benchDocs(b *testing.B) [][]byte {
 }
 
 // BenchmarkEncode encodes the corpus document by document on one goroutine,
-// as tiktoken's encode_ordinary does, reusing one Encoder and id slice.
+// as tiktoken's encode_ordinary does, with one Encoder and id slice per pass:
+// a new Encoder each pass, so that its piece cache has not seen the text
+// before (the text of a stream is not encoded twice).
 func BenchmarkEncode(b *testing.B) {
 	docs := benchDocs(b)
 	n := 0
@@ -61,12 +63,13 @@ func BenchmarkEncode(b *testing.B) {
 	}
 	for _, name := range []string{"gpt2", "cl100k", "o200k"} {
 		b.Run(name, func(b *testing.B) {
-			e := realTokenizer(b, name).NewEncoder()
+			tok := realTokenizer(b, name)
 			var ids []uint32
 			tokens := 0
 			b.SetBytes(int64(n))
 			b.ReportAllocs()
 			for b.Loop() {
+				e := tok.NewEncoder()
 				tokens = 0
 				for _, d := range docs {
 					ids = e.AppendEncodeOrdinary(ids[:0], d)
@@ -74,6 +77,34 @@ func BenchmarkEncode(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(n)/float64(tokens), "bytes/token")
+		})
+	}
+}
+
+// BenchmarkLoad is the start-up of encoding with one of OpenAI's rank files
+// (.peers/ranks, from scripts/peers.sh): Load, then the Fingerprint that the
+// token stream's header carries.
+func BenchmarkLoad(b *testing.B) {
+	dir := filepath.Join(os.Getenv("PIPE_PEER_DIR"), "ranks")
+	if os.Getenv("PIPE_PEER_DIR") == "" {
+		dir = "../.peers/ranks"
+	}
+	for _, name := range []string{"gpt2", "cl100k", "o200k"} {
+		b.Run(name, func(b *testing.B) {
+			path := filepath.Join(dir, realFiles[name]+".tiktoken")
+			if _, err := os.Stat(path); err != nil {
+				b.Skip("no rank files (run scripts/peers.sh)")
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				tok, err := Load(path, name)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := tok.Fingerprint(); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -27,6 +28,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -47,38 +49,69 @@ type nativeHeader struct {
 
 // Save writes t as a native file.
 func Save(w io.Writer, t *Tokenizer) error {
-	var ranks bytes.Buffer
-	if err := WriteTiktoken(&ranks, t.Ranks()); err != nil {
+	ranks := t.appendRankLines(nil)
+	head, err := nativeHead(t, sha256.Sum256(ranks))
+	if err != nil {
 		return err
-	}
-	if !utf8.ValidString(t.Pattern()) {
-		return fmt.Errorf("pattern %q is not UTF-8", t.Pattern())
-	}
-	special := t.Special()
-	if special == nil {
-		special = map[string]uint32{}
-	}
-	for s := range special {
-		if !utf8.ValidString(s) {
-			return fmt.Errorf("special token %q is not UTF-8", s)
-		}
-	}
-	sum := sha256.Sum256(ranks.Bytes())
-	h := nativeHeader{
-		Pattern:     t.Pattern(),
-		Special:     special,
-		Ranks:       len(t.Ranks()),
-		RanksSHA256: hex.EncodeToString(sum[:]),
 	}
 	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "%s %d\n", NativeFormat, NativeVersion)
-	enc := json.NewEncoder(bw) // map keys sorted; ends the line with \n
+	bw.Write(head)
+	bw.Write(ranks)
+	return bw.Flush()
+}
+
+// nativeHead returns the format line and the header line of t's native
+// file, given the sha256 of its rank lines.
+func nativeHead(t *Tokenizer, ranksSum [sha256.Size]byte) ([]byte, error) {
+	if !utf8.ValidString(t.Pattern()) {
+		return nil, fmt.Errorf("pattern %q is not UTF-8", t.Pattern())
+	}
+	for s := range t.special {
+		if !utf8.ValidString(s) {
+			return nil, fmt.Errorf("special token %q is not UTF-8", s)
+		}
+	}
+	h := nativeHeader{
+		Pattern:     t.Pattern(),
+		Special:     t.special,
+		Ranks:       t.nranks,
+		RanksSHA256: hex.EncodeToString(ranksSum[:]),
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s %d\n", NativeFormat, NativeVersion)
+	enc := json.NewEncoder(&b) // map keys sorted; ends the line with \n
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(h); err != nil {
-		return err
+		return nil, err
 	}
-	bw.Write(ranks.Bytes())
-	return bw.Flush()
+	return b.Bytes(), nil
+}
+
+// setFingerprint remembers t's fingerprint when its rank lines are known to
+// be ranks, a rank file's text as appendRankLines would write it, with the
+// sha256 sum: the native file is then those lines after nativeHead, and
+// hashing it takes one pass over them instead of writing them all again.
+func (t *Tokenizer) setFingerprint(ranks []byte, sum [sha256.Size]byte) {
+	head, err := nativeHead(t, sum)
+	if err != nil {
+		return // Fingerprint reports it
+	}
+	h := sha256.New()
+	h.Write(head)
+	h.Write(ranks)
+	t.fpOnce.Do(func() { t.fp = hex.EncodeToString(h.Sum(nil)) })
+}
+
+// appendRankLines appends t's ordinary tokens as the lines of a .tiktoken
+// file, in rank order.
+func (t *Tokenizer) appendRankLines(b []byte) []byte {
+	t.eachRank(func(id uint32, tok []byte) {
+		b = base64.StdEncoding.AppendEncode(b, tok)
+		b = append(b, ' ')
+		b = strconv.AppendUint(b, uint64(id), 10)
+		b = append(b, '\n')
+	})
+	return b
 }
 
 // WriteFile writes t as a native file at path, atomically: a temporary file
@@ -116,13 +149,16 @@ func writeAtomic(path string, write func(io.Writer) error) (err error) {
 }
 
 // Fingerprint returns the hex sha256 of t's native file (what Save writes):
-// two tokenizers with the same fingerprint encode alike.
+// two tokenizers with the same fingerprint encode alike. It is computed on
+// the first call and remembered.
 func (t *Tokenizer) Fingerprint() (string, error) {
-	h := sha256.New()
-	if err := Save(h, t); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	t.fpOnce.Do(func() {
+		h := sha256.New()
+		if t.fpErr = Save(h, t); t.fpErr == nil {
+			t.fp = hex.EncodeToString(h.Sum(nil))
+		}
+	})
+	return t.fp, t.fpErr
 }
 
 // ReadNative reads a native file. A format line other than "pipe-bpe 1", a
@@ -155,23 +191,31 @@ func ReadNative(r io.Reader) (*Tokenizer, error) {
 	if h.Pattern == "" || h.RanksSHA256 == "" || h.Ranks <= 0 {
 		return nil, formatErr(2, "header: want pattern, ranks and ranks_sha256")
 	}
-	sum := sha256.New()
-	ranks, err := readRanks(io.TeeReader(br, sum), 2)
+	data, err := io.ReadAll(br)
 	if err != nil {
 		return nil, err
 	}
-	if len(ranks) != h.Ranks {
-		return nil, formatErr(0, "truncated or altered: header says %d ranks, file has %d", h.Ranks, len(ranks))
-	}
-	if got := hex.EncodeToString(sum.Sum(nil)); got != h.RanksSHA256 {
-		return nil, formatErr(0, "ranks altered: sha256 %s, header says %s", got, h.RanksSHA256)
-	}
-	if h.Special == nil {
-		h.Special = map[string]uint32{}
-	}
-	t, err := NewTokenizer(ranks, h.Special, h.Pattern)
+	ranks, err := parseRanks(data, 2)
 	if err != nil {
+		return nil, err
+	}
+	if len(ranks.id) != h.Ranks {
+		return nil, formatErr(0, "truncated or altered: header says %d ranks, file has %d", h.Ranks, len(ranks.id))
+	}
+	sum := sha256.Sum256(data)
+	if hex.EncodeToString(sum[:]) != h.RanksSHA256 {
+		return nil, formatErr(0, "ranks altered: sha256 %s, header says %s", hex.EncodeToString(sum[:]), h.RanksSHA256)
+	}
+	t, err := newTokenizer(ranks, h.Special, h.Pattern)
+	if err != nil {
+		var pe *ParseError
+		if errors.As(err, &pe) {
+			return nil, err // a token given twice, with its line
+		}
 		return nil, formatErr(0, "%v", err)
+	}
+	if ranks.canonical {
+		t.setFingerprint(data, sum)
 	}
 	return t, nil
 }
@@ -244,7 +288,7 @@ func loadFile(path, pattern string) (*Tokenizer, error) {
 		if p == t.Pattern() {
 			return t, nil
 		}
-		return NewTokenizer(t.Ranks(), t.Special(), p)
+		return t.withPattern(p)
 
 	case bytes.HasPrefix(bytes.TrimLeft(head, " \t\r\n"), []byte("{")):
 		data, err := io.ReadAll(br)
@@ -297,11 +341,18 @@ func loadFile(path, pattern string) (*Tokenizer, error) {
 		if pattern == "" {
 			return nil, errors.New("a .tiktoken rank file holds no pattern: give one (gpt2, cl100k, o200k or a regex)")
 		}
-		ranks, err := ReadTiktoken(bytes.NewReader(data))
+		ranks, err := parseRanks(data, 0)
 		if err != nil {
 			return nil, err
 		}
-		return NewTokenizer(ranks, special, canonicalPattern(pattern))
+		t, err := newTokenizer(ranks, special, canonicalPattern(pattern))
+		if err != nil {
+			return nil, err
+		}
+		if ranks.canonical {
+			t.setFingerprint(data, sum)
+		}
+		return t, nil
 	}
 }
 

@@ -490,3 +490,157 @@ func FuzzReadNative(f *testing.F) {
 		}
 	})
 }
+
+// TestLoadRankFileLayouts loads the toy ranks written out of order, with
+// blank lines, CRLF and leading zeros: the same tokenizer as the canonical
+// file, and each Fingerprint is the sha256 of what Save writes (computed
+// from the file's own text when it is canonical, else by writing it again).
+func TestLoadRankFileLayouts(t *testing.T) {
+	tok := newToy(t, toyPattern)
+	var canon bytes.Buffer
+	if err := WriteTiktoken(&canon, tok.Ranks()); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(strings.TrimSuffix(canon.String(), "\n"), "\n")
+	shuffled := slices.Clone(lines)
+	slices.Reverse(shuffled)
+	shuffled[0] += "\n" // the reversed last line had none
+	shuffled[len(shuffled)-1] = strings.TrimSuffix(shuffled[len(shuffled)-1], "\n")
+	dir := t.TempDir()
+	want := ""
+	for _, c := range []struct{ name, text string }{
+		{"canonical", canon.String()},
+		{"no final newline", strings.TrimSuffix(canon.String(), "\n")},
+		{"reversed", strings.Join(shuffled, "")},
+		{"blank lines", "\n" + strings.ReplaceAll(canon.String(), "\n", "\n\n")},
+		{"crlf", strings.ReplaceAll(canon.String(), "\n", "\r\n")},
+		{"leading zeros", strings.Replace(canon.String(), " 256\n", " 0256\n", 1)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-")+".tiktoken")
+			if err := os.WriteFile(path, []byte(c.text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got, err := Load(path, toyPattern)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !maps.Equal(got.Ranks(), tok.Ranks()) {
+				t.Fatal("ranks differ")
+			}
+			// "abc", " ", "th" "e", " ", "th" "ing"
+			if ids := got.EncodeOrdinary([]byte("abc the thing")); !slices.Equal(ids, []uint32{258, 32, 261, 'e', 32, 261, 268}) {
+				t.Errorf("ids %v", ids)
+			}
+			var saved bytes.Buffer
+			if err := Save(&saved, got); err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(saved.Bytes())
+			fp, err := got.Fingerprint()
+			if err != nil || fp != hex.EncodeToString(sum[:]) {
+				t.Fatalf("Fingerprint = %s, %v; sha256 of Save %x", fp, err, sum)
+			}
+			if want == "" {
+				want = fp
+			} else if fp != want {
+				t.Errorf("fingerprint %s, the canonical file's %s", fp, want)
+			}
+			// Loading the native file that Save wrote gives the same again.
+			native := filepath.Join(dir, "native")
+			if err := os.WriteFile(native, saved.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			again, err := Load(native, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fp2, _ := again.Fingerprint(); fp2 != fp {
+				t.Errorf("native file: fingerprint %s, want %s", fp2, fp)
+			}
+		})
+	}
+}
+
+// TestLoadRankFileDuplicates: a token given twice is found while the rank
+// table is built, a rank given twice while sorting out-of-order lines, and
+// either way the error names the first line, in file order, that repeats
+// one, as a line-by-line check would.
+func TestLoadRankFileDuplicates(t *testing.T) {
+	var canon bytes.Buffer
+	if err := WriteTiktoken(&canon, toyRanks("ab", "bc")); err != nil {
+		t.Fatal(err)
+	}
+	text := canon.String() // lines 1..258: bytes 0..255, then ab, bc
+	dir := t.TempDir()
+	for _, c := range []struct{ name, text, want string }{
+		{"token", text + "YWI= 300\n", `:259: token "ab" already has rank 256 (line 257)`},
+		{"token out of order", "YmM= 300\n" + text, `:259: token "bc" already has rank 300 (line 1)`},
+		{"rank out of order", "Y2Q= 257\n" + text, `:259: rank 257 already given on line 1`},
+		{"token before a bad line", text + "YWI= 300\n@@ 5\n", `:259: token "ab" already has rank 256 (line 257)`},
+		{"bad line before a token", text + "@@ 5\nYWI= 300\n", `:259: bad base64`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-"))
+			if err := os.WriteFile(path, []byte(c.text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(path, "gpt2")
+			var pe *ParseError
+			if !errors.As(err, &pe) || !strings.Contains(err.Error(), path+c.want) {
+				t.Fatalf("err = %v\nwant %s%s", err, path, c.want)
+			}
+			if _, err := ReadTiktoken(strings.NewReader(c.text)); err == nil || !strings.Contains(err.Error(), c.want[1:]) {
+				t.Errorf("ReadTiktoken: err = %v, want %s", err, c.want[1:])
+			}
+		})
+	}
+}
+
+// TestTokenizerIDGaps: ordinary ids with gaps and special tokens between
+// them decode, encode, save and load back the same.
+func TestTokenizerIDGaps(t *testing.T) {
+	ranks := map[string]uint32{}
+	for c := 0; c < 256; c++ {
+		ranks[string([]byte{byte(c)})] = uint32(2 * c) // even ids only
+	}
+	ranks["ab"] = 1001
+	special := map[string]uint32{"<s>": 3, "</s>": 700}
+	tok := mustTokenizer(t, ranks, special, toyPattern)
+	if tok.VocabSize() != 1002 {
+		t.Errorf("VocabSize = %d", tok.VocabSize())
+	}
+	ids, err := tok.Encode([]byte("xab<s>"), AllSpecial())
+	if err != nil || !slices.Equal(ids, []uint32{2 * 'x', 1001, 3}) {
+		t.Fatalf("Encode = %v, %v", ids, err)
+	}
+	if b, err := tok.Decode([]uint32{1001, 700, 2 * 'z'}); err != nil || string(b) != "ab</s>z" {
+		t.Errorf("Decode = %q, %v", b, err)
+	}
+	if _, err := tok.DecodeToken(5); !errors.Is(err, ErrUnknownID) {
+		t.Errorf("DecodeToken(5): %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "gaps.pipe-bpe")
+	if err := WriteFile(path, tok); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(got.Ranks(), ranks) || !maps.Equal(got.Special(), special) {
+		t.Error("ranks or specials differ after a round trip")
+	}
+	fa, _ := tok.Fingerprint()
+	if fb, _ := got.Fingerprint(); fa != fb {
+		t.Errorf("fingerprints %s and %s", fa, fb)
+	}
+	for name, sp := range map[string]map[string]uint32{
+		"special on an ordinary id": {"<s>": 4},
+		"two specials, one id":      {"<s>": 3, "<t>": 3},
+	} {
+		if _, err := NewTokenizer(ranks, sp, toyPattern); err == nil || !strings.Contains(err.Error(), "already the id of") {
+			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+}

@@ -2,10 +2,8 @@ package bpe
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/binary"
 	"math/bits"
-	"slices"
 )
 
 // noRank marks a pair of parts whose concatenation is not a token.
@@ -136,9 +134,11 @@ func hashKeySlow(b []byte) (word, h uint64) {
 	return h, h
 }
 
-func newRankTable(ranks map[string]uint32, dec *decoder) *rankTable {
+// newRankTable builds the table of the tokens of l. It returns the index in
+// l of a token that an earlier one already is, or -1.
+func newRankTable(l *rankList, dec *decoder) (*rankTable, int) {
 	size := 1
-	for size < 2*len(ranks) {
+	for size < 2*len(l.id) {
 		size <<= 1
 	}
 	size = max(size, 16)
@@ -157,33 +157,28 @@ func newRankTable(ranks map[string]uint32, dec *decoder) *rankTable {
 	}
 	// Insert in rank order: low ranks are the frequent tokens (BPE learns
 	// them first), and the first inserted get the first slot they probe.
-	type entry struct {
-		s  string
-		id uint32
-	}
-	entries := make([]entry, 0, len(ranks))
-	for s, id := range ranks {
-		entries = append(entries, entry{s, id})
-	}
-	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.id, b.id) })
 	mask := uint64(size - 1)
-	for _, e := range entries {
-		s, id := e.s, e.id
+	for k, id := range l.id {
+		s := l.token(k)
 		switch len(s) {
 		case 1:
 			t.byte1[s[0]] = id
 		case 2:
 			t.pair[uint16(s[0])<<8|uint16(s[1])] = id
 		}
-		w, h := hashKey([]byte(s))
+		w, h := hashKey(s)
+		tag := t.tagOf(h)
 		i := h >> t.shift
-		for t.tags[i] != 0 {
-			i = (i + 1) & mask
+		for ; t.tags[i] != 0; i = (i + 1) & mask {
+			if o := &t.slots[i]; t.tags[i] == tag && o.word == w && o.n == uint32(len(s)) &&
+				(len(s) <= 8 || bytes.Equal(dec.token(o.id), s)) {
+				return nil, k
+			}
 		}
-		t.tags[i] = t.tagOf(h)
+		t.tags[i] = tag
 		t.slots[i] = slot{word: w, id: id, n: uint32(len(s))}
 	}
-	return t
+	return t, -1
 }
 
 // rank returns the id of the token b, or noRank.
@@ -220,31 +215,34 @@ const maxShort = 32
 
 // shortMerge holds the parts of mergeShort, reused across pieces.
 type shortMerge struct {
-	start [maxShort + 1]int32 // start[k]: first byte of part k; start[m] = len(piece)
-	rank  [maxShort]uint32    // rank[k]: rank of parts k and k+1 merged
-	id    [maxShort]uint32    // id[k]: token of part k
+	parts [maxShort + 1]shortPart // parts[m].start = len(piece)
+}
+
+// shortPart is one part of a piece being merged. The three fields of a part
+// move together when a merge closes the gap: one copy, not three.
+type shortPart struct {
+	start int32  // its first byte
+	rank  uint32 // the rank of it and the next part merged, or noRank
+	id    uint32 // its token
 }
 
 // mergeShort appends the ids of piece (2 <= len <= maxShort) to dst. It is
-// tiktoken's byte_pair_merge: parts live in small arrays, each step scans for
-// the lowest pair rank (leftmost on ties) and closes the gap. A part's id is
-// the rank of the pair that formed it, so no lookups are needed at the end.
+// tiktoken's byte_pair_merge: parts live in a small array, each step scans
+// for the lowest pair rank (leftmost on ties) and closes the gap. A part's id
+// is the rank of the pair that formed it, so no lookups are needed at the
+// end.
 func (t *rankTable) mergeShort(s *shortMerge, dst []uint32, piece []byte) []uint32 {
-	start, rank, id := s.start[:], s.rank[:], s.id[:]
+	p := s.parts[:]
 	m := len(piece)
-	for i := 0; i < m; i++ {
-		start[i] = int32(i)
-		id[i] = t.byte1[piece[i]]
-	}
-	start[m] = int32(m)
 	for i := 0; i+1 < m; i++ {
-		rank[i] = t.pair[uint16(piece[i])<<8|uint16(piece[i+1])]
+		p[i] = shortPart{int32(i), t.pair[uint16(piece[i])<<8|uint16(piece[i+1])], t.byte1[piece[i]]}
 	}
-	rank[m-1] = noRank
+	p[m-1] = shortPart{int32(m - 1), noRank, t.byte1[piece[m-1]]}
+	p[m].start = int32(m)
 	for {
 		best, i := noRank, -1
-		for k, r := range rank[:m-1] {
-			if r < best {
+		for k := range m - 1 {
+			if r := p[k].rank; r < best {
 				best, i = r, k
 			}
 		}
@@ -252,22 +250,21 @@ func (t *rankTable) mergeShort(s *shortMerge, dst []uint32, piece []byte) []uint
 			break
 		}
 		// Merge parts i and i+1 into part i.
-		id[i] = best
-		copy(start[i+1:m], start[i+2:m+1])
-		copy(rank[i+1:m-1], rank[i+2:m])
-		copy(id[i+1:m-1], id[i+2:m])
+		p[i].id = best
+		copy(p[i+1:m], p[i+2:m+1])
 		m--
-		rank[m-1] = noRank
+		p[m-1].rank = noRank
 		if i+1 < m {
-			rank[i] = t.rank(piece[start[i]:start[i+2]])
-		} else {
-			rank[i] = noRank
+			p[i].rank = t.rank(piece[p[i].start:p[i+2].start])
 		}
 		if i > 0 {
-			rank[i-1] = t.rank(piece[start[i-1]:start[i+1]])
+			p[i-1].rank = t.rank(piece[p[i-1].start:p[i+1].start])
 		}
 	}
-	return append(dst, id[:m]...)
+	for _, q := range p[:m] {
+		dst = append(dst, q.id)
+	}
+	return dst
 }
 
 // heapMerge holds the scratch of mergeLong, reused across pieces.

@@ -34,6 +34,16 @@ func (next scanner) Split(text []byte, fn func(piece []byte)) {
 	}
 }
 
+// splitOpen is Split with pieces that keep the capacity of text, so that
+// the encoder may read a few bytes past a piece (see loadWord).
+func (next scanner) splitOpen(text []byte, fn func(piece []byte)) {
+	for i := 0; i < len(text); {
+		j := next(text, i)
+		fn(text[i:j])
+		i = j
+	}
+}
+
 // Character classes, as bits, as tiktoken sees them (the tables of
 // unicode.go). A character with none of cL, cN, cS is what the patterns write
 // [^\s\p{L}\p{N}]: punctuation, symbols, marks, controls, unassigned code

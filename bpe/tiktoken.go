@@ -81,46 +81,220 @@ const maxLine = 1 << 20
 // empty token, or a token or rank seen before is a *ParseError naming the
 // line; an input without a single token is refused too.
 func ReadTiktoken(r io.Reader) (map[string]uint32, error) {
-	return readRanks(r, 0)
-}
-
-// readRanks is ReadTiktoken for lines that follow skip other lines of the
-// same file (a native file's header), so that errors name the file's line.
-func readRanks(r io.Reader, skip int) (map[string]uint32, error) {
-	ranks := make(map[string]uint32)
-	lineOf := make(map[uint32]int) // rank -> line it was given on
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), maxLine)
-	n := skip
-	for sc.Scan() {
-		n++
-		line := bytes.TrimSuffix(sc.Bytes(), []byte("\r"))
-		if len(line) == 0 {
-			continue
-		}
-		tok, rank, err := parseRankLine(line)
-		if err != nil {
-			return nil, formatErr(n, "%v", err)
-		}
-		if first, ok := lineOf[rank]; ok {
-			return nil, formatErr(n, "rank %d already given on line %d", rank, first)
-		}
-		if prev, ok := ranks[tok]; ok {
-			return nil, formatErr(n, "token %q already has rank %d (line %d)", tok, prev, lineOf[prev])
-		}
-		ranks[tok] = rank
-		lineOf[rank] = n
-	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, formatErr(n+1, "line longer than %d bytes", maxLine)
-		}
+	data, err := io.ReadAll(r)
+	if err != nil {
 		return nil, err
 	}
-	if len(ranks) == 0 {
-		return nil, formatErr(0, "no ranks")
+	l, err := parseRanks(data, 0)
+	if err != nil {
+		return nil, err
+	}
+	ranks := make(map[string]uint32, len(l.id))
+	for i, id := range l.id {
+		ranks[string(l.token(i))] = id
+	}
+	if len(ranks) < len(l.id) {
+		return nil, l.duplicateError()
 	}
 	return ranks, nil
+}
+
+// rankList holds the ordinary tokens of a vocabulary in rank order, their
+// bytes end to end in one arena: token i is arena[start[i]:start[i+1]] and
+// has the id (rank) id[i], ids strictly increasing. A rank file parses into
+// one, and the decoder and the rank table are built from it as it is.
+type rankList struct {
+	arena []byte
+	start []uint32 // len(id)+1 offsets into arena
+	id    []uint32
+	line  []int32 // the file line of each token; nil when not from a file
+	// canonical says that the file's text is exactly the lines that
+	// Tokenizer.appendRankLines writes for these tokens: in rank order, no
+	// blank lines, no "\r", ranks without leading zeros, a final newline.
+	canonical bool
+}
+
+func (l *rankList) token(i int) []byte { return l.arena[l.start[i]:l.start[i+1]] }
+
+// strictBase64 decodes the tokens of rank files: canonical padding only.
+var strictBase64 = base64.StdEncoding.Strict()
+
+// parseRanks parses the lines of a rank file, which follow skip other lines
+// of the same file (a native file's header), so that errors name the file's
+// line. Ranks may come in any order; the list comes back in rank order. A
+// rank given twice is an error here; a token given twice is found when the
+// rank table is built (newTokenizer), and reported by duplicateError.
+func parseRanks(data []byte, skip int) (*rankList, error) {
+	lines := bytes.Count(data, []byte("\n")) + 1
+	l := &rankList{
+		// Base64 decodes to at most 3/4 of its length: the arena never grows.
+		arena: make([]byte, 0, len(data)/4*3+3),
+		start: make([]uint32, 1, lines+1),
+		id:    make([]uint32, 0, lines),
+		line:  make([]int32, 0, lines),
+	}
+	sorted := true
+	canonical := len(data) > 0 && data[len(data)-1] == '\n'
+	n := skip
+	for rest := data; len(rest) > 0; {
+		n++
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		// bufio.ScanLines dropped one "\r" and readRanks another: so do we.
+		if len(line) == 0 {
+			canonical = false
+			continue
+		}
+		if line[len(line)-1] == '\r' {
+			// bufio.ScanLines dropped one "\r" and readRanks another: so do we.
+			line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\r")), []byte("\r"))
+			canonical = false
+			if len(line) == 0 {
+				continue
+			}
+		}
+		if len(line) >= maxLine {
+			return nil, l.firstError(formatErr(n, "line longer than %d bytes", maxLine))
+		}
+		rank, plain, err := l.appendLine(line)
+		if err != nil {
+			return nil, l.firstError(formatErr(n, "%v", err))
+		}
+		canonical = canonical && plain
+		if k := len(l.id); k > 0 && rank <= l.id[k-1] {
+			sorted = false
+		}
+		l.id = append(l.id, rank)
+		l.line = append(l.line, int32(n))
+		l.start = append(l.start, uint32(len(l.arena)))
+	}
+	if len(l.id) == 0 {
+		return nil, formatErr(0, "no ranks")
+	}
+	if !sorted {
+		if err := l.sortByRank(); err != nil {
+			return nil, err
+		}
+	}
+	l.canonical = canonical && sorted
+	return l, nil
+}
+
+// appendLine parses "base64-token rank", appending the token to l.arena,
+// and returns the rank, and whether the line is as appendRankLines writes it
+// (Decode ignores "\r" inside base64; a rank may have leading zeros).
+func (l *rankList) appendLine(line []byte) (rank uint32, plain bool, err error) {
+	b64, num, ok := bytes.Cut(line, []byte(" "))
+	if !ok {
+		return 0, false, fmt.Errorf("want \"base64-token rank\", got %q", clip(line))
+	}
+	k := len(l.arena)
+	n := strictBase64.DecodedLen(len(b64))
+	l.arena = slices.Grow(l.arena, n)
+	m, err := strictBase64.Decode(l.arena[k:k+n], b64)
+	if err != nil {
+		return 0, false, fmt.Errorf("bad base64 %q: %v", clip(b64), err)
+	}
+	if m == 0 {
+		return 0, false, errors.New("empty token")
+	}
+	rank, ok = parseRank(num)
+	if !ok {
+		return 0, false, fmt.Errorf("bad rank %q", clip(num))
+	}
+	l.arena = l.arena[:k+m]
+	plain = (num[0] != '0' || len(num) == 1) && bytes.IndexByte(b64, '\r') < 0
+	return rank, plain, nil
+}
+
+// parseRank parses a rank: decimal digits (as strconv.ParseUint with base
+// 10 and 32 bits accepts them).
+func parseRank(b []byte) (uint32, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		if v = v*10 + uint64(c-'0'); v > 1<<32-1 {
+			return 0, false
+		}
+	}
+	return uint32(v), true
+}
+
+// sortByRank puts a list parsed out of rank order into rank order, or
+// returns the error of a rank given twice.
+func (l *rankList) sortByRank() error {
+	order := make([]int32, len(l.id))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int { return cmp.Compare(l.id[a], l.id[b]) })
+	s := &rankList{
+		arena: make([]byte, 0, len(l.arena)),
+		start: make([]uint32, 1, len(l.start)),
+		id:    make([]uint32, 0, len(l.id)),
+		line:  make([]int32, 0, len(l.line)),
+	}
+	for _, i := range order {
+		if k := len(s.id); k > 0 && s.id[k-1] == l.id[i] {
+			return l.duplicateError()
+		}
+		s.arena = append(s.arena, l.token(int(i))...)
+		s.start = append(s.start, uint32(len(s.arena)))
+		s.id = append(s.id, l.id[i])
+		s.line = append(s.line, l.line[i])
+	}
+	*l = *s
+	return nil
+}
+
+// firstError returns err, the error of a line that did not parse, unless a
+// line before it repeats a rank or a token: lines are checked in order, and
+// the first bad one is the one reported.
+func (l *rankList) firstError(err error) error {
+	if dup := l.duplicateError(); dup != nil {
+		return dup
+	}
+	return err
+}
+
+// duplicateError returns the error of the first line, in file order, that
+// gives a rank or a token that an earlier line gave, or nil if there is
+// none. It is the slow, exact check behind the fast ones.
+func (l *rankList) duplicateError() error {
+	order := make([]int, len(l.id))
+	for i := range order {
+		order[i] = i
+	}
+	if l.line != nil {
+		slices.SortFunc(order, func(a, b int) int { return cmp.Compare(l.line[a], l.line[b]) })
+	}
+	lineOf := make(map[uint32]int, len(l.id)) // rank -> its line
+	rankOf := make(map[string]uint32, len(l.id))
+	for _, i := range order {
+		line := i + 1
+		if l.line != nil {
+			line = int(l.line[i])
+		}
+		rank, tok := l.id[i], string(l.token(i))
+		if first, ok := lineOf[rank]; ok {
+			return formatErr(line, "rank %d already given on line %d", rank, first)
+		}
+		if prev, ok := rankOf[tok]; ok {
+			return formatErr(line, "token %q already has rank %d (line %d)", tok, prev, lineOf[prev])
+		}
+		rankOf[tok] = rank
+		lineOf[rank] = line
+	}
+	return nil
 }
 
 // parseRankLine splits "base64-token rank" into the token's bytes and rank.

@@ -1,11 +1,13 @@
 package bpe
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // EndOfText is the special token that separates documents in OpenAI's
@@ -17,11 +19,12 @@ const EndOfText = "<|endoftext|>"
 type Tokenizer struct {
 	pattern  string            // pattern name (gpt2, cl100k, o200k) or regex
 	splitter Splitter          // cuts ordinary text into pieces
-	ranks    map[string]uint32 // token bytes -> rank (= id)
 	special  map[string]uint32 // special token text -> id
 
 	table    *rankTable     // fast rank lookup for encoding
 	dec      *decoder       // id -> bytes, ordinary and special tokens
+	nranks   int            // number of ordinary tokens
+	rankIDs  []uint32       // their ids in increasing order; nil when they are 0..nranks-1
 	specials []specialToken // sorted by text; Encoder masks index this
 	// byFirst[c] lists the indexes into specials of the tokens starting
 	// with byte c, longest first.
@@ -30,6 +33,12 @@ type Tokenizer struct {
 	// they start with different bytes (or there are none).
 	firstByte int
 	pool      encoderPool
+
+	ranksOnce sync.Once
+	ranks     map[string]uint32 // token bytes -> rank (= id), made by Ranks
+	fpOnce    sync.Once
+	fp        string // Fingerprint's result, made on first use
+	fpErr     error
 }
 
 type specialToken struct {
@@ -44,47 +53,88 @@ type specialToken struct {
 // encoded; ids must be unique across ordinary and special tokens, and no token
 // may be empty or both ordinary and special.
 func NewTokenizer(ranks map[string]uint32, special map[string]uint32, pattern string) (*Tokenizer, error) {
+	type entry struct {
+		tok string
+		id  uint32
+	}
+	es := make([]entry, 0, len(ranks))
+	size := 0
+	for s, id := range ranks {
+		es = append(es, entry{s, id})
+		size += len(s)
+	}
+	slices.SortFunc(es, func(a, b entry) int { return cmp.Or(cmp.Compare(a.id, b.id), strings.Compare(a.tok, b.tok)) })
+	l := &rankList{arena: make([]byte, 0, size), start: make([]uint32, 1, len(es)+1), id: make([]uint32, 0, len(es))}
+	for i, e := range es {
+		if e.tok == "" {
+			return nil, fmt.Errorf("empty token (id %d)", e.id)
+		}
+		if i > 0 && es[i-1].id == e.id {
+			return nil, fmt.Errorf("tokens %q and %q share id %d", es[i-1].tok, e.tok, e.id)
+		}
+		l.arena = append(l.arena, e.tok...)
+		l.start = append(l.start, uint32(len(l.arena)))
+		l.id = append(l.id, e.id)
+	}
+	t, err := newTokenizer(l, special, pattern)
+	if err != nil {
+		return nil, err
+	}
+	t.ranksOnce.Do(func() { t.ranks = ranks })
+	return t, nil
+}
+
+// newTokenizer is NewTokenizer for ordinary tokens given as a rankList. A
+// token given twice in a list from a file is reported as duplicateError
+// reports it, naming the line.
+func newTokenizer(l *rankList, special map[string]uint32, pattern string) (*Tokenizer, error) {
 	sp, err := NewSplitter(pattern)
 	if err != nil {
 		return nil, err
 	}
-	for c := 0; c < 256; c++ {
-		if _, ok := ranks[string([]byte{byte(c)})]; !ok {
-			return nil, fmt.Errorf("byte 0x%02x is not a token", c)
-		}
+	n := len(l.id)
+	if n > 0 && l.id[n-1] == noRank {
+		return nil, fmt.Errorf("token %q: id %d is reserved", l.token(n-1), noRank)
 	}
-	byID := make(map[uint32]string, len(ranks)+len(special))
-	for s, id := range ranks {
-		if s == "" {
-			return nil, fmt.Errorf("empty token (id %d)", id)
-		}
-		if id == noRank {
-			return nil, fmt.Errorf("token %q: id %d is reserved", s, id)
-		}
-		if other, ok := byID[id]; ok {
-			return nil, fmt.Errorf("tokens %q and %q share id %d", min(s, other), max(s, other), id)
-		}
-		byID[id] = s
+	if special == nil {
+		special = map[string]uint32{}
 	}
-	t := &Tokenizer{pattern: pattern, splitter: sp, ranks: ranks, special: special, firstByte: -1}
+	t := &Tokenizer{pattern: pattern, splitter: sp, special: special, nranks: n, firstByte: -1}
+	if n > 0 && int(l.id[n-1]) != n-1 {
+		t.rankIDs = l.id // ids with gaps
+	}
 	for s, id := range special {
 		if s == "" {
 			return nil, fmt.Errorf("empty special token (id %d)", id)
 		}
-		if _, ok := ranks[s]; ok {
-			return nil, fmt.Errorf("special token %q is also an ordinary token", s)
-		}
 		if id == noRank {
 			return nil, fmt.Errorf("special token %q: id %d is reserved", s, id)
 		}
-		if other, ok := byID[id]; ok {
-			return nil, fmt.Errorf("special token %q has id %d, already the id of %q", s, id, other)
-		}
-		byID[id] = s
 		t.specials = append(t.specials, specialToken{s, id})
 	}
 	slices.SortFunc(t.specials, func(a, b specialToken) int { return strings.Compare(a.text, b.text) })
+	if t.dec, err = newDecoder(l, t.specials); err != nil {
+		return nil, err
+	}
+	table, dup := newRankTable(l, t.dec)
+	if dup >= 0 {
+		if l.line != nil {
+			if err := l.duplicateError(); err != nil {
+				return nil, err
+			}
+		}
+		return nil, fmt.Errorf("token %q given twice", l.token(dup))
+	}
+	t.table = table
+	for c := 0; c < 256; c++ {
+		if table.byte1[c] == noRank {
+			return nil, fmt.Errorf("byte 0x%02x is not a token", c)
+		}
+	}
 	for i, s := range t.specials {
+		if table.rank([]byte(s.text)) != noRank {
+			return nil, fmt.Errorf("special token %q is also an ordinary token", s.text)
+		}
 		c := s.text[0]
 		t.byFirst[c] = append(t.byFirst[c], i)
 		if i == 0 {
@@ -98,16 +148,50 @@ func NewTokenizer(ranks map[string]uint32, special map[string]uint32, pattern st
 			return len(t.specials[j].text) - len(t.specials[i].text)
 		})
 	}
-	t.dec = newDecoder(byID)
-	t.table = newRankTable(ranks, t.dec)
 	return t, nil
+}
+
+// withPattern returns a tokenizer with t's tokens and another pattern,
+// sharing t's tables.
+func (t *Tokenizer) withPattern(pattern string) (*Tokenizer, error) {
+	sp, err := NewSplitter(pattern)
+	if err != nil {
+		return nil, err
+	}
+	return &Tokenizer{
+		pattern: pattern, splitter: sp, special: t.special,
+		table: t.table, dec: t.dec, nranks: t.nranks, rankIDs: t.rankIDs,
+		specials: t.specials, byFirst: t.byFirst, firstByte: t.firstByte,
+	}, nil
+}
+
+// eachRank calls fn with the id and bytes of every ordinary token, in rank
+// order.
+func (t *Tokenizer) eachRank(fn func(id uint32, tok []byte)) {
+	if t.rankIDs == nil {
+		for id := range uint32(t.nranks) {
+			fn(id, t.dec.token(id))
+		}
+		return
+	}
+	for _, id := range t.rankIDs {
+		fn(id, t.dec.token(id))
+	}
 }
 
 // Pattern returns the pre-split pattern name or regex.
 func (t *Tokenizer) Pattern() string { return t.pattern }
 
-// Ranks returns the mergeable ranks; callers must not modify the map.
-func (t *Tokenizer) Ranks() map[string]uint32 { return t.ranks }
+// Ranks returns the mergeable ranks; callers must not modify the map. The
+// map is made on the first call (encoding needs none).
+func (t *Tokenizer) Ranks() map[string]uint32 {
+	t.ranksOnce.Do(func() {
+		m := make(map[string]uint32, t.nranks)
+		t.eachRank(func(id uint32, tok []byte) { m[string(tok)] = id })
+		t.ranks = m
+	})
+	return t.ranks
+}
 
 // Special returns the special tokens; callers must not modify the map.
 func (t *Tokenizer) Special() map[string]uint32 { return t.special }
@@ -163,20 +247,54 @@ type decoder struct {
 	start []uint32
 }
 
-func newDecoder(byID map[uint32]string) *decoder {
-	size := 0
-	n := 0
-	for id, s := range byID {
-		size = max(size, int(id)+1)
-		n += len(s)
+// newDecoder builds the decoder of the ordinary tokens of l and the special
+// tokens, refusing an id given to two of them. When the ordinary ids are
+// 0..n-1 and the special ids follow, l's arena and offsets become the
+// decoder's as they are.
+func newDecoder(l *rankList, specials []specialToken) (*decoder, error) {
+	sp := slices.Clone(specials)
+	slices.SortFunc(sp, func(a, b specialToken) int { return cmp.Or(cmp.Compare(a.id, b.id), strings.Compare(a.text, b.text)) })
+	for i := 1; i < len(sp); i++ {
+		if sp[i].id == sp[i-1].id {
+			return nil, fmt.Errorf("special token %q has id %d, already the id of %q", sp[i].text, sp[i].id, sp[i-1].text)
+		}
 	}
-	d := &decoder{arena: make([]byte, 0, n), start: make([]uint32, size+1)}
+	n := len(l.id)
+	if (n == 0 || int(l.id[n-1]) == n-1) && (len(sp) == 0 || int(sp[0].id) >= n) {
+		d := &decoder{arena: l.arena, start: l.start[:n+1]}
+		for _, s := range sp {
+			for uint32(len(d.start)-1) < s.id {
+				d.start = append(d.start, uint32(len(d.arena))) // an id without a token
+			}
+			d.arena = append(d.arena, s.text...)
+			d.start = append(d.start, uint32(len(d.arena)))
+		}
+		return d, nil
+	}
+	size := 0
+	if n > 0 {
+		size = int(l.id[n-1]) + 1
+	}
+	if len(sp) > 0 {
+		size = max(size, int(sp[len(sp)-1].id)+1)
+	}
+	d := &decoder{arena: make([]byte, 0, len(l.arena)), start: make([]uint32, size+1)}
+	i, j := 0, 0 // next ordinary, next special
 	for id := 0; id < size; id++ {
 		d.start[id] = uint32(len(d.arena))
-		d.arena = append(d.arena, byID[uint32(id)]...)
+		if i < n && int(l.id[i]) == id {
+			if j < len(sp) && int(sp[j].id) == id {
+				return nil, fmt.Errorf("special token %q has id %d, already the id of %q", sp[j].text, id, l.token(i))
+			}
+			d.arena = append(d.arena, l.token(i)...)
+			i++
+		} else if j < len(sp) && int(sp[j].id) == id {
+			d.arena = append(d.arena, sp[j].text...)
+			j++
+		}
 	}
 	d.start[size] = uint32(len(d.arena))
-	return d
+	return d, nil
 }
 
 func (d *decoder) token(id uint32) []byte {

@@ -66,6 +66,7 @@ type Reader struct {
 	br      *bufio.Reader
 	line    int    // number of the last line read
 	buf     []byte // a line longer than br's buffer
+	scratch []byte // parseFast's unescaped strings
 	skipped map[string]int64
 	err     error // read error, returned from then on
 }
@@ -179,6 +180,15 @@ func (r *Reader) parse(line []byte) (Document, *ParseError) {
 	if !utf8.Valid(line) {
 		return Document{}, r.bad(ReasonInvalidUTF8, fmt.Errorf("invalid UTF-8 at byte %d", invalidAt(line)))
 	}
+	if doc, ok := r.parseFast(line); ok {
+		return doc, nil
+	}
+	return r.parseSlow(line)
+}
+
+// parseSlow is parse with encoding/json, for every line: parseFast's
+// oracle, and the reader of the lines it passes on.
+func (r *Reader) parseSlow(line []byte) (Document, *ParseError) {
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.UseNumber()
 	syntax := func(err error) (Document, *ParseError) {
