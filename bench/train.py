@@ -3,7 +3,8 @@ sentencepiece's BPE trainer, vocabulary 32,768, on the 21 MB training corpus
 (bench/corpus.py), two threads each (the machine has two cores).
 
   pipe           pipe bpe train --vocab-size 32768 --pattern cl100k
-                 --special '<|endoftext|>' --threads 2 (JSONL in, native file out)
+                 --special '<|endoftext|>' --threads 2 --force (JSONL in, native
+                 file out; --force, or a repetition is skipped as up to date)
   HF tokenizers  bench/hf_train.py: BpeTrainer, the Split regex and ByteLevel
                  pre-tokenizer of pipe's own tokenizer exported by
                  `pipe bpe export --format hf`, the 256-byte ByteLevel alphabet,
@@ -93,8 +94,10 @@ def train(pipe, repeat, spm_repeat):
     pipe_hf = os.path.join(OUT, "pipe-32k-hf.json")
     hf_tok = os.path.join(OUT, "hf-32k.json")
     spm_prefix = os.path.join(OUT, "spm-32k")
+    # --force: train is a batch job that skips a rerun whose completion
+    # marker says its output is up to date; every repetition must train.
     pipe_cmd = [pipe, "bpe", "train", "--vocab-size", str(VOCAB), "--pattern", PATTERN, "--special", SPECIAL,
-                "--threads", "2", "--out", pipe_tok, train_jsonl]
+                "--threads", "2", "--force", "--out", pipe_tok, train_jsonl]
     hf_cmd = [sys.executable, "bench/hf_train.py", "--like", pipe_hf, "--vocab-size", str(VOCAB),
               "--special", SPECIAL, "--out", hf_tok, train_jsonl]
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pipe-dev/pipe/bpe"
 	"github.com/pipe-dev/pipe/docio"
+	"github.com/pipe-dev/pipe/internal/job"
 	"github.com/spf13/cobra"
 )
 
@@ -92,7 +93,8 @@ Subcommands do one step each: count, train, encode, decode, export.`,
 				if err != nil {
 					return err
 				}
-				return encodeDocs(os.Stdout, tok, inputs, &df, &ef)
+				_, err = encodeDocs(os.Stdout, tok, inputs, &df, &ef)
+				return err
 			}
 			if out == "" {
 				return usagef("bpe: --vocab-size needs --out FILE for the tokenizer")
@@ -108,7 +110,7 @@ Subcommands do one step each: count, train, encode, decode, export.`,
 			if pattern == "" {
 				pattern = "o200k"
 			}
-			counts, err := countDocs(pattern, inputs, &df)
+			counts, _, err := countDocs(pattern, inputs, &df)
 			if err != nil {
 				return err
 			}
@@ -116,7 +118,8 @@ Subcommands do one step each: count, train, encode, decode, export.`,
 			if err != nil {
 				return err
 			}
-			return encodeDocs(os.Stdout, tok, inputs, &df, &ef)
+			_, err = encodeDocs(os.Stdout, tok, inputs, &df, &ef)
+			return err
 		},
 	}
 	df.register(c)
@@ -139,9 +142,10 @@ func specialsOrDefault(s []string) []string {
 
 func newBPECount() *cobra.Command {
 	var (
-		df              docFlags
-		pattern, out    string
-		rank, worldSize int
+		df                  docFlags
+		pattern, out, stats string
+		rank, worldSize     int
+		force               bool
 	)
 	c := &cobra.Command{
 		Use:   "count --out FILE [--pattern P] [INPUT...]",
@@ -149,10 +153,14 @@ func newBPECount() *cobra.Command {
 		Long: `count splits the documents with the pattern and writes how often each distinct
 piece occurs. Counts of partitions merge exactly: train --counts a b c gives the
 tokenizer that counting everything at once gives. With --rank and --world-size
-it counts its share of the sorted input list.`,
-		Example: `  pipe bpe count --pattern cl100k --rank 0 --world-size 4 --out counts-0.bin 'crawl/*.jsonl.zst'`,
+it counts its share of the sorted input list ({rank} in --out and --stats is
+replaced by the rank). It is a batch job: statistics go to --stats (default
+OUT.stats.json), a completion marker to OUT.done.json, and the last line of
+stdout is a JSON summary; a rerun with the same inputs and command line only
+prints the summary again.`,
+		Example: `  pipe bpe count --pattern cl100k --rank 0 --world-size 4 --out 'counts/{rank}.bin' 'crawl/*.jsonl.zst'`,
 		RunE: func(c *cobra.Command, args []string) error {
-			if out == "" {
+			if out == "" || out == "-" {
 				return usagef("bpe count: --out FILE is required")
 			}
 			inputs, err := docio.Inputs(args)
@@ -162,18 +170,31 @@ it counts its share of the sorted input list.`,
 			if inputs, err = docio.Partition(inputs, rank, worldSize); err != nil {
 				return usageError{err}
 			}
-			counts, err := countDocs(pattern, inputs, &df)
+			out, stats = job.Expand(out, rank), job.Expand(stats, rank)
+			j := fileJob("bpe count", rank, worldSize, inputs, out, stats, force)
+			if done, err := j.Begin(); done || err != nil {
+				return err
+			}
+			counts, rs, err := countDocs(pattern, inputs, &df)
 			if err != nil {
 				return err
 			}
-			return writeAtomic(out, func(w io.Writer) error { return bpe.WriteCounts(w, counts) })
+			if err := writeAtomic(out, func(w io.Writer) error { return bpe.WriteCounts(w, counts) }); err != nil {
+				return err
+			}
+			st := map[string]any{"inputs": inputs, "pattern": counts.Pattern, "documents": rs.Documents, "bytes": rs.Bytes,
+				"skipped": rs.Skipped, "distinct_pieces": counts.Len(), "pieces": counts.Total(), "seconds": rs.Seconds}
+			return j.Finish([]string{out}, st, map[string]any{"out": out, "documents": rs.Documents, "bytes": rs.Bytes,
+				"skipped": rs.skippedTotal(), "distinct_pieces": counts.Len(), "pieces": counts.Total()})
 		},
 	}
 	df.register(c)
 	c.Flags().StringVar(&pattern, "pattern", "o200k", "pre-split pattern: gpt2, cl100k, o200k or a regex")
-	c.Flags().StringVar(&out, "out", "", "counts file to write")
+	c.Flags().StringVar(&out, "out", "", "counts file to write ({rank} is replaced by the rank)")
+	c.Flags().StringVar(&stats, "stats", "", "statistics JSON (default OUT.stats.json)")
 	c.Flags().IntVar(&rank, "rank", 0, "this worker's rank")
 	c.Flags().IntVar(&worldSize, "world-size", 1, "number of workers")
+	c.Flags().BoolVar(&force, "force", false, job.ForceUsage)
 	return c
 }
 
@@ -181,8 +202,10 @@ func newBPETrain() *cobra.Command {
 	var (
 		df                   docFlags
 		pattern, out, format string
+		stats                string
 		vocabSize            int
 		specials, countFiles []string
+		force                bool
 	)
 	c := &cobra.Command{
 		Use:   "train --vocab-size N --out FILE [--pattern P] [--special TOKEN]... [--counts FILE...] [INPUT...]",
@@ -191,34 +214,64 @@ func newBPETrain() *cobra.Command {
 frequent adjacent pair merged into a new token until the vocabulary is full,
 then the special tokens. Ties go to the pair with the smallest ids, so the same
 counts always give the same tokenizer. Inputs are JSONL documents (or plain text
-with --text), or counts files from "pipe bpe count" with --counts.`,
+with --text), or counts files from "pipe bpe count" with --counts.
+
+It is a batch job: statistics go to --stats (default OUT.stats.json), a
+completion marker to OUT.done.json, and the last line of stdout is a JSON
+summary; a rerun with the same inputs and command line only prints the summary
+again.`,
 		Example: `  pipe bpe train --vocab-size 32768 --pattern cl100k --out tok.json docs.jsonl.zst
   pipe bpe train --vocab-size 32768 --out tok.json --counts counts-0.bin counts-1.bin`,
 		RunE: func(c *cobra.Command, args []string) error {
-			if vocabSize <= 0 || out == "" {
+			if vocabSize <= 0 || out == "" || out == "-" {
 				return usagef("bpe train: --vocab-size N and --out FILE are required")
 			}
-			var counts *bpe.Counts
+			var inputs []string
 			if c.Flags().Changed("counts") {
 				// "--counts a b c": the arguments are counts files too.
-				var err error
-				if counts, err = mergeCountFiles(append(countFiles, args...), pattern); err != nil {
-					return err
+				for _, arg := range append(countFiles, args...) {
+					files, err := docio.Inputs([]string{arg}) // globs
+					if err != nil {
+						return usageError{err}
+					}
+					inputs = append(inputs, files...)
 				}
 			} else {
-				inputs, err := docio.Inputs(args)
-				if err != nil {
+				var err error
+				if inputs, err = docio.Inputs(args); err != nil {
 					return usageError{err}
 				}
+			}
+			j := fileJob("bpe train", 0, 1, inputs, out, stats, force)
+			if done, err := j.Begin(); done || err != nil {
+				return err
+			}
+			var (
+				counts *bpe.Counts
+				rs     docStats
+				err    error
+			)
+			if c.Flags().Changed("counts") {
+				counts, err = mergeCountFiles(inputs, pattern)
+			} else {
 				if pattern == "" {
 					pattern = "o200k"
 				}
-				if counts, err = countDocs(pattern, inputs, &df); err != nil {
-					return err
-				}
+				counts, rs, err = countDocs(pattern, inputs, &df)
 			}
-			_, err := trainAndSave(counts, vocabSize, specialsOrDefault(specials), out, format)
-			return err
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			tok, err := trainAndSave(counts, vocabSize, specialsOrDefault(specials), out, format)
+			if err != nil {
+				return err
+			}
+			st := map[string]any{"inputs": inputs, "pattern": counts.Pattern, "documents": counts.Documents, "skipped": rs.Skipped,
+				"distinct_pieces": counts.Len(), "pieces": counts.Total(), "vocab_size": tok.VocabSize(), "asked": vocabSize,
+				"train_seconds": time.Since(start).Seconds()}
+			return j.Finish([]string{out}, st, map[string]any{"out": out, "vocab_size": tok.VocabSize(),
+				"documents": counts.Documents, "pieces": counts.Total()})
 		},
 	}
 	df.register(c)
@@ -228,6 +281,8 @@ with --text), or counts files from "pipe bpe count" with --counts.`,
 	c.Flags().StringSliceVar(&countFiles, "counts", nil, "train on these counts files (from pipe bpe count) instead of documents; the arguments are counts files too")
 	c.Flags().StringVar(&out, "out", "", "tokenizer file to write")
 	c.Flags().StringVar(&format, "format", "", "native, hf or tiktoken (default: by the extension of --out)")
+	c.Flags().StringVar(&stats, "stats", "", "statistics JSON (default OUT.stats.json)")
+	c.Flags().BoolVar(&force, "force", false, job.ForceUsage)
 	return c
 }
 
@@ -236,7 +291,9 @@ func newBPEEncode() *cobra.Command {
 		df               docFlags
 		ef               encodeFlags
 		tokFile, pattern string
-		out              string
+		out, stats       string
+		rank, worldSize  int
+		force            bool
 	)
 	c := &cobra.Command{
 		Use:   "encode --tokenizer FILE [--pattern P] [--ids] [INPUT...]",
@@ -244,10 +301,18 @@ func newBPEEncode() *cobra.Command {
 		Long: `encode writes the ids of each document: by default as the Arrow IPC token stream
 that "pipe shard" reads (one row per document: id, tokens), with --ids as one
 line of space-separated decimal ids per document. Document order is kept
-whatever --threads is. No documents give no lines, or a token stream of no
-rows (still naming the tokenizer).`,
+whatever --threads is. --threads N encodes on N threads and uses N cores in
+all: reading and writing overlap the encoding on the same cores. No documents
+give no lines, or a token stream of no rows (still naming the tokenizer).
+
+With --rank and --world-size it encodes its share of the sorted input list to
+--out ({rank} is replaced by the rank) as a batch job: statistics go to --stats
+(default OUT.stats.json), a completion marker to OUT.done.json, and the last
+line of stdout is a JSON summary; a rerun with the same inputs, tokenizer and
+command line only prints the summary again.`,
 		Example: `  pipe bpe encode --tokenizer tok.json docs.jsonl > tokens.arrows
-  echo 'hello world' | pipe bpe encode --tokenizer cl100k_base.tiktoken --pattern cl100k --text --ids`,
+  echo 'hello world' | pipe bpe encode --tokenizer cl100k_base.tiktoken --pattern cl100k --text --ids
+  pipe bpe encode --tokenizer tok.json --rank 2 --world-size 8 --out 'tokens/{rank}.arrows' 'docs/*.jsonl.zst'`,
 		RunE: func(c *cobra.Command, args []string) error {
 			if tokFile == "" {
 				return usagef("bpe encode: --tokenizer FILE is required")
@@ -255,6 +320,20 @@ rows (still naming the tokenizer).`,
 			inputs, err := docio.Inputs(args)
 			if err != nil {
 				return usageError{err}
+			}
+			var j *job.Job
+			if c.Flags().Changed("rank") || c.Flags().Changed("world-size") {
+				if inputs, err = docio.Partition(inputs, rank, worldSize); err != nil {
+					return usageError{err}
+				}
+				out, stats = job.Expand(out, rank), job.Expand(stats, rank)
+				if j = fileJob("bpe encode", rank, worldSize, inputs, out, stats, force); j == nil {
+					return usagef("bpe encode: --rank and --world-size need --out FILE")
+				}
+				j.Reads = []string{tokFile}
+				if done, err := j.Begin(); done || err != nil {
+					return err
+				}
 			}
 			tok, err := bpe.Load(tokFile, pattern)
 			if err != nil {
@@ -265,17 +344,28 @@ rows (still naming the tokenizer).`,
 				return err
 			}
 			defer o.Abort()
-			if err := encodeDocs(o, tok, inputs, &df, &ef); err != nil {
+			es, err := encodeDocs(o, tok, inputs, &df, &ef)
+			if err != nil {
 				return err
 			}
-			return o.Close()
+			if err := o.Close(); err != nil || j == nil {
+				return err
+			}
+			st := map[string]any{"inputs": inputs, "tokenizer": tokFile, "documents": es.Documents, "bytes": es.Bytes,
+				"tokens": es.Tokens, "skipped": es.Skipped, "seconds": es.Seconds}
+			return j.Finish([]string{out}, st, map[string]any{"out": out, "documents": es.Documents, "bytes": es.Bytes,
+				"tokens": es.Tokens, "skipped": es.skippedTotal()})
 		},
 	}
 	df.register(c)
 	ef.register(c)
 	c.Flags().StringVar(&tokFile, "tokenizer", "", "tokenizer file (native, tokenizer.json, or .tiktoken with --pattern)")
 	c.Flags().StringVar(&pattern, "pattern", "", "pre-split pattern for a .tiktoken file, which holds none: gpt2, cl100k, o200k or a regex")
-	c.Flags().StringVar(&out, "out", "-", "output file (- for stdout)")
+	c.Flags().StringVar(&out, "out", "-", "output file (- for stdout; {rank} is replaced by the rank)")
+	c.Flags().StringVar(&stats, "stats", "", "with --rank: statistics JSON (default OUT.stats.json)")
+	c.Flags().IntVar(&rank, "rank", 0, "this worker's rank: encode its share of the sorted inputs as a batch job")
+	c.Flags().IntVar(&worldSize, "world-size", 1, "number of workers")
+	c.Flags().BoolVar(&force, "force", false, job.ForceUsage)
 	return c
 }
 
@@ -343,11 +433,29 @@ tokenizer.tiktoken or tokenizer.bpe inside it.`,
 	return c
 }
 
+// docStats count what forEachDoc read.
+type docStats struct {
+	Documents int64            `json:"documents"`
+	Bytes     int64            `json:"bytes"` // of text
+	Skipped   map[string]int64 `json:"skipped"`
+	Seconds   float64          `json:"seconds"`
+}
+
+func (r docStats) skippedTotal() int64 {
+	var n int64
+	for _, k := range r.Skipped {
+		n += k
+	}
+	return n
+}
+
 // forEachDoc calls fn with the id and text of every document of the inputs,
 // in order. In text mode each input is one document (empty ones are
-// skipped); otherwise inputs are JSONL.
-func forEachDoc(inputs []string, df *docFlags, fn func(id string, text []byte) error) error {
+// skipped); otherwise inputs are JSONL. Skipped inputs are counted by reason.
+func forEachDoc(inputs []string, df *docFlags, fn func(id string, text []byte) error) (docStats, error) {
+	start := time.Now()
 	skipped := map[string]int64{}
+	rs := docStats{Skipped: skipped}
 	for _, path := range inputs {
 		name := path
 		if path == "-" || path == df.spool {
@@ -355,21 +463,23 @@ func forEachDoc(inputs []string, df *docFlags, fn func(id string, text []byte) e
 		}
 		r, err := docio.Open(path)
 		if err != nil {
-			return err
+			return rs, err
 		}
 		if df.text {
 			// Raw bytes: BPE is byte-level, so invalid UTF-8 is encoded, not refused.
 			b, err := io.ReadAll(r)
 			r.Close()
 			if err != nil {
-				return fmt.Errorf("read %s: %w", name, err)
+				return rs, fmt.Errorf("read %s: %w", name, err)
 			}
 			if len(b) == 0 {
 				skipped["empty"]++
 				continue
 			}
+			rs.Documents++
+			rs.Bytes += int64(len(b))
 			if err := fn(name, b); err != nil {
-				return err
+				return rs, err
 			}
 			continue
 		}
@@ -382,11 +492,13 @@ func forEachDoc(inputs []string, df *docFlags, fn func(id string, text []byte) e
 			}
 			if err != nil {
 				r.Close()
-				return err
+				return rs, err
 			}
+			rs.Documents++
+			rs.Bytes += int64(len(d.Text))
 			if err := fn(d.ID, []byte(d.Text)); err != nil {
 				r.Close()
-				return fmt.Errorf("%s:%d: document %q: %w", name, dr.Line(), d.ID, err)
+				return rs, fmt.Errorf("%s:%d: document %q: %w", name, dr.Line(), d.ID, err)
 			}
 		}
 		r.Close()
@@ -397,13 +509,14 @@ func forEachDoc(inputs []string, df *docFlags, fn func(id string, text []byte) e
 	for reason, n := range skipped {
 		slog.Warn("skipped inputs", "reason", reason, "count", n)
 	}
-	return nil
+	rs.Seconds = time.Since(start).Seconds()
+	return rs, nil
 }
 
 // countDocs counts the pre-split pieces of the inputs on df.threads workers.
-func countDocs(pattern string, inputs []string, df *docFlags) (*bpe.Counts, error) {
+func countDocs(pattern string, inputs []string, df *docFlags) (*bpe.Counts, docStats, error) {
 	if df.threads < 1 {
-		return nil, usagef("--threads %d: want at least 1", df.threads)
+		return nil, docStats{}, usagef("--threads %d: want at least 1", df.threads)
 	}
 	start := time.Now()
 	ch := make(chan []byte, 4*df.threads)
@@ -416,22 +529,21 @@ func countDocs(pattern string, inputs []string, df *docFlags) (*bpe.Counts, erro
 		counts, countErr = bpe.CountParallel(pattern, df.threads, ch)
 		close(done)
 	}()
-	var nbytes int64
-	err := forEachDoc(inputs, df, func(_ string, text []byte) error {
-		nbytes += int64(len(text))
+	rs, err := forEachDoc(inputs, df, func(_ string, text []byte) error {
 		ch <- text
 		return nil
 	})
 	close(ch)
 	<-done
 	if err != nil {
-		return nil, err
+		return nil, rs, err
 	}
 	if countErr != nil {
-		return nil, countErr
+		return nil, rs, countErr
 	}
-	slog.Info("counted", "bytes", nbytes, "pieces", counts.Len(), "total", counts.Total(), "seconds", time.Since(start).Seconds())
-	return counts, nil
+	rs.Seconds = time.Since(start).Seconds()
+	slog.Info("counted", "bytes", rs.Bytes, "pieces", counts.Len(), "total", counts.Total(), "seconds", rs.Seconds)
+	return counts, rs, nil
 }
 
 func mergeCountFiles(files []string, pattern string) (*bpe.Counts, error) {
@@ -499,6 +611,37 @@ func saveTokenizer(path, format string, tok *bpe.Tokenizer) error {
 		return writeAtomic(path, func(w io.Writer) error { return bpe.WriteTiktoken(w, tok.Ranks()) })
 	}
 	return usagef("unknown tokenizer format %q (want native, hf or tiktoken)", format)
+}
+
+// fileJob is the batch job of a stage whose data goes to the file out ({rank}
+// already expanded): its completion marker OUT.done.json and, unless stats
+// names another file, its statistics OUT.stats.json. It is nil when out is
+// stdout: a stage whose data is on stdout is no batch job.
+func fileJob(stage string, rank, worldSize int, inputs []string, out, stats string, force bool) *job.Job {
+	if out == "" || out == "-" {
+		return nil
+	}
+	if stats == "" {
+		stats = job.StatsFor(out)
+	}
+	return &job.Job{Stage: stage, Rank: rank, WorldSize: worldSize, Inputs: inputs, Args: os.Args[1:],
+		Marker: job.MarkerFor(out), Stats: stats, Force: force}
+}
+
+// existingFiles returns those of values, or of the value parts of
+// key=value, that name a file: what a job reads besides its inputs, for its
+// fingerprint.
+func existingFiles(values []string) []string {
+	var out []string
+	for _, v := range values {
+		if _, after, ok := strings.Cut(v, "="); ok {
+			v = after
+		}
+		if fi, err := os.Stat(v); v != "" && err == nil && fi.Mode().IsRegular() {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // writeAtomic writes path through a temporary file renamed into place when

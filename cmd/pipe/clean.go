@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/pipe-dev/pipe/clean"
 	"github.com/pipe-dev/pipe/docio"
+	"github.com/pipe-dev/pipe/internal/job"
 	"github.com/spf13/cobra"
 )
 
@@ -36,6 +38,7 @@ type cleanFlags struct {
 	set                  []string
 	rank, worldSize      int
 	threads              int
+	force                bool
 }
 
 func newClean() *cobra.Command {
@@ -60,6 +63,10 @@ The steps, FineWeb's recipe in order (--steps names the ones that run):
                      (5-word shingles, 14 bands x 8 hashes); the first of a group stays
   pii                e-mail and IP addresses replaced
 
+Each filter records the values it compared with its limits in the document's
+metadata, under its step's name (metadata.fineweb.line_punct_ratio, ...), in the
+output and in the rejected copies alike.
+
 Every dropped document is counted under its step and reason (--stats FILE), and
 kept with its reason with --rejected DIR. Records that cannot be read (a broken
 gzip member, a bad header) are counted under "read"; the stream goes on.
@@ -70,7 +77,13 @@ filter's config, e.g. --set gopher_quality.MinDocWords=100).
 Dedup across ranks runs in three steps: each rank runs clean with
 --dedup-signatures DIR (it keeps duplicates and writes their keys), then
 "clean dedup-buckets" finds the duplicates, then "clean dedup-remove" drops them
-from each rank's output. The result equals one process over all the inputs.`,
+from each rank's output. The result equals one process over all the inputs.
+
+With --out FILE ({rank} is replaced by the rank) clean is a batch job: the
+statistics go to --stats (default FILE.stats.json), a completion marker to
+FILE.done.json, and the last line of stdout is a JSON summary; a rerun with the
+same inputs and command line only prints the summary again (--force cleans
+again). To stdout, only the documents are written.`,
 		Example: `  pipe crawl --seeds seeds.txt | pipe clean > docs.jsonl
   pipe clean --lang en,de --stats stats.json --rejected rejected/ --out docs.jsonl.zst crawl/*.warc.gz
   pipe clean --steps extract --out pages.jsonl crawl.warc.gz
@@ -92,6 +105,7 @@ from each rank's output. The result equals one process over all the inputs.`,
 	fl.IntVar(&f.rank, "rank", 0, "this worker's rank")
 	fl.IntVar(&f.worldSize, "world-size", 1, "number of workers; each takes its share of the sorted inputs")
 	fl.IntVar(&f.threads, "threads", runtime.NumCPU(), "worker threads")
+	fl.BoolVar(&f.force, "force", false, job.ForceUsage)
 	c.AddCommand(newCleanDedupBuckets(), newCleanDedupRemove())
 	return c
 }
@@ -286,6 +300,17 @@ func runClean(f *cleanFlags, args []string) error {
 	if inputs, err = docio.Partition(inputs, f.rank, f.worldSize); err != nil {
 		return usageError{err}
 	}
+	// With --out FILE this is a batch job: stats (default FILE.stats.json), a
+	// completion marker, and a summary on the last line of stdout.
+	f.out, f.stats = job.Expand(f.out, f.rank), job.Expand(f.stats, f.rank)
+	j := fileJob("clean", f.rank, f.worldSize, inputs, f.out, f.stats, f.force)
+	if j != nil {
+		f.stats = j.Stats
+		j.Reads = existingFiles(append([]string{f.langModel}, f.set...))
+		if done, err := j.Begin(); done || err != nil {
+			return err
+		}
+	}
 	exact, minhash, err := dedupKinds(f.dedup)
 	if err != nil {
 		return err
@@ -374,9 +399,13 @@ func runClean(f *cleanFlags, args []string) error {
 		}
 	}
 	slog.Info("cleaned", "read", st.Read.In, "written", st.Written, "rejected", st.Rejected, "seconds", fmt.Sprintf("%.1f", st.Seconds))
-	if f.out != "-" && f.out != "" {
-		return printSummary(map[string]any{"out": f.out, "documents": st.Written, "bytes": cw.n,
-			"read": st.Read.In, "skipped": st.Read.Dropped, "stats": f.stats, "rejected": f.rejected})
+	if j != nil {
+		outputs := []string{f.out}
+		if sigOut != nil {
+			outputs = append(outputs, sigOut.Name())
+		}
+		return j.Finish(outputs, nil, map[string]any{"out": f.out, "documents": st.Written, "bytes": cw.n,
+			"read": st.Read.In, "skipped": st.Read.Dropped, "rejected": f.rejected})
 	}
 	return nil
 }
@@ -442,6 +471,9 @@ func sources(inputs []string, maxHTML int) func(closeOnly bool) (*clean.Doc, err
 				s, err := clean.NewSource(r, name)
 				if err != nil {
 					closeCur()
+					if errors.Is(err, clean.ErrUnknownFormat) && name != "stdin" && emptyInput(name) {
+						continue // compressed nothing (a rank whose documents were all dropped): no documents
+					}
 					return nil, err
 				}
 				s.MaxHTMLBytes = maxHTML
@@ -452,15 +484,30 @@ func sources(inputs []string, maxHTML int) func(closeOnly bool) (*clean.Doc, err
 				closeCur()
 				continue
 			}
+			if err == nil && d.SkipStep == clean.StepRead && d.SkipErr != nil {
+				slog.Warn("skipped", "reason", d.Skip, "err", d.SkipErr) // counted under read; this says where
+			}
 			return d, err
 		}
 	}
+}
+
+// emptyInput says whether a file decompresses to nothing.
+func emptyInput(path string) bool {
+	r, err := docio.Open(path)
+	if err != nil {
+		return false
+	}
+	defer r.Close()
+	n, err := r.Read(make([]byte, 1))
+	return n == 0 && err == io.EOF
 }
 
 func newCleanDedupBuckets() *cobra.Command {
 	var (
 		sigDir, out     string
 		rank, worldSize int
+		force           bool
 	)
 	c := &cobra.Command{
 		Use:   "dedup-buckets --dedup-signatures DIR [--rank j --world-size m] [--out FILE]",
@@ -482,6 +529,14 @@ slots. The list goes to --out (default DIR/duplicates.rank-J.txt).`,
 			if rank < 0 || worldSize < 1 || rank >= worldSize {
 				return usagef("clean dedup-buckets: --rank %d of --world-size %d", rank, worldSize)
 			}
+			if out == "" {
+				out = filepath.Join(sigDir, fmt.Sprintf("duplicates.rank-%05d.txt", rank))
+			}
+			j := fileJob("clean dedup-buckets", rank, worldSize, files, job.Expand(out, rank), "", force)
+			if done, err := j.Begin(); done || err != nil {
+				return err
+			}
+			out = job.Expand(out, rank)
 			var slots []int
 			n, err := sigSlots(files[0])
 			if err != nil {
@@ -496,19 +551,18 @@ slots. The list goes to --out (default DIR/duplicates.rank-J.txt).`,
 			if err != nil {
 				return err
 			}
-			if out == "" {
-				out = filepath.Join(sigDir, fmt.Sprintf("duplicates.rank-%05d.txt", rank))
-			}
 			if err := writeAtomic(out, func(w io.Writer) error { return clean.WriteDuplicates(w, dups) }); err != nil {
 				return err
 			}
-			return printSummary(map[string]any{"out": out, "duplicates": len(dups), "slots": slots, "signature_files": len(files)})
+			sum := map[string]any{"out": out, "duplicates": len(dups), "slots": slots, "signature_files": len(files)}
+			return j.Finish([]string{out}, sum, sum)
 		},
 	}
 	c.Flags().StringVar(&sigDir, "dedup-signatures", "", "the directory of the signature files")
 	c.Flags().StringVar(&out, "out", "", "the duplicates file (default DIR/duplicates.rank-J.txt)")
 	c.Flags().IntVar(&rank, "rank", 0, "this worker's rank (over the key slots)")
 	c.Flags().IntVar(&worldSize, "world-size", 1, "number of workers")
+	c.Flags().BoolVar(&force, "force", false, job.ForceUsage)
 	return c
 }
 
@@ -531,6 +585,7 @@ func newCleanDedupRemove() *cobra.Command {
 	var (
 		sigDir, out, stats, rejected string
 		rank                         int
+		force                        bool
 	)
 	c := &cobra.Command{
 		Use:   "dedup-remove --dedup-signatures DIR --rank i [--out FILE] DOCS...",
@@ -552,6 +607,16 @@ wrote, and drops those that the duplicates files in DIR list for rank i.`,
 			n, err := sigSlots(sigPath(sigDir, rank))
 			if err != nil {
 				return err
+			}
+			// With --out FILE it is a batch job, as pipe clean is.
+			out, stats = job.Expand(out, rank), job.Expand(stats, rank)
+			sigs, _ := filepath.Glob(filepath.Join(sigDir, "signatures.rank-*.bin"))
+			j := fileJob("clean dedup-remove", rank, max(len(sigs), rank+1), inputs, out, stats, force)
+			if j != nil {
+				stats, j.Reads = j.Stats, append(files, sigPath(sigDir, rank))
+				if done, err := j.Begin(); done || err != nil {
+					return err
+				}
 			}
 			dups, err := clean.LoadDuplicates(files, rank)
 			if err != nil {
@@ -596,8 +661,8 @@ wrote, and drops those that the duplicates files in DIR list for rank i.`,
 					return err
 				}
 			}
-			if out != "-" {
-				return printSummary(map[string]any{"out": out, "documents": st.Written, "bytes": cw.n, "removed": st.Steps[0].In - st.Steps[0].Kept})
+			if j != nil {
+				return j.Finish([]string{out}, nil, map[string]any{"out": out, "documents": st.Written, "bytes": cw.n, "removed": st.Steps[0].In - st.Steps[0].Kept})
 			}
 			return nil
 		},
@@ -607,5 +672,6 @@ wrote, and drops those that the duplicates files in DIR list for rank i.`,
 	c.Flags().StringVar(&stats, "stats", "", "write counts as JSON to FILE")
 	c.Flags().StringVar(&rejected, "rejected", "", "write the removed documents into DIR")
 	c.Flags().IntVar(&rank, "rank", 0, "the rank whose documents these are")
+	c.Flags().BoolVar(&force, "force", false, job.ForceUsage)
 	return c
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/pipe-dev/pipe/crawl"
 	"github.com/pipe-dev/pipe/docio"
+	"github.com/pipe-dev/pipe/internal/job"
 	"github.com/spf13/cobra"
 )
 
@@ -27,6 +28,7 @@ func newCrawl() *cobra.Command {
 		maxFile, maxBody    string
 		statsPath           string
 		perHostDelayDefault = time.Second
+		force               bool
 	)
 	c := &cobra.Command{
 		Use:   "crawl --seeds FILE|URL... [--out DIR] [flags] [URL...]",
@@ -47,8 +49,11 @@ not given): a crawl that is killed, even with SIGKILL, and started again with
 the same --state and --out goes on where it was, writing no page twice. Ctrl-C
 stops it cleanly in the same way.
 
-With --out, the last line of stdout is a JSON summary, and the statistics are
-also written to --stats (default OUT/crawl-stats-RANK.json).`,
+With --out, the crawl is a batch job: the statistics go to --stats (default
+OUT/crawl-stats-RANK.json), a completed crawl leaves the marker
+OUT/crawl-done-RANK.json, and the last line of stdout is a JSON summary. A rerun
+with the same command line and seeds files after a completed crawl only prints
+the summary again (--force crawls again); after an interrupted one it goes on.`,
 		Example: `  pipe crawl --seeds seeds.txt --out warc/ --state state/ --max-pages 10000
   pipe crawl --seeds https://example.com/ --max-depth 2 | pipe clean
   pipe crawl --seeds seeds.txt --rank 0 --world-size 4 --out warc/ --state state-0/`,
@@ -90,12 +95,32 @@ also written to --stats (default OUT/crawl-stats-RANK.json).`,
 			} else if statsPath == "" {
 				statsPath = filepath.Join(cfg.OutDir, fmt.Sprintf("crawl-stats-%05d.json", cfg.Rank))
 			}
+			var j *job.Job
+			statsPath = job.Expand(statsPath, cfg.Rank)
+			if cfg.OutDir != "" {
+				j = &job.Job{Stage: "crawl", Rank: cfg.Rank, WorldSize: cfg.WorldSize, Args: os.Args[1:],
+					Marker: filepath.Join(cfg.OutDir, fmt.Sprintf("crawl-done-%05d.json", cfg.Rank)), Stats: statsPath, Force: force}
+				for _, s := range append(seeds, args...) {
+					if !isURL(s) {
+						j.Inputs = append(j.Inputs, s) // a seeds file, or - (stdin: never up to date)
+					}
+				}
+				if done, err := j.Begin(); done || err != nil {
+					return err
+				}
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			stats, err := crawl.Run(ctx, cfg)
 			if stats == nil {
 				return err
 			}
+			if j != nil && err == nil && ctx.Err() == nil {
+				// Complete (the frontier is empty, or --max-pages was
+				// reached): stats, the completion marker, the summary.
+				return j.Finish(stats.Files, stats, stats)
+			}
+			// Stopped by a signal, or failed: no marker, so a rerun goes on.
 			if statsPath != "" {
 				if werr := writeStats(statsPath, stats); err == nil {
 					err = werr
@@ -132,7 +157,8 @@ also written to --stats (default OUT/crawl-stats-RANK.json).`,
 	f.DurationVar(&cfg.Timeout, "timeout", 30*time.Second, "per request, body included")
 	f.IntVar(&cfg.Rank, "rank", 0, "this worker's rank: it crawls the hosts that hash to it")
 	f.IntVar(&cfg.WorldSize, "world-size", 1, "number of workers")
-	f.StringVar(&statsPath, "stats", "", "write the statistics JSON here (default OUT/crawl-stats-RANK.json with --out)")
+	f.StringVar(&statsPath, "stats", "", "write the statistics JSON here ({rank} is replaced by the rank; default OUT/crawl-stats-RANK.json with --out)")
+	f.BoolVar(&force, "force", false, job.ForceUsage)
 	f.DurationVar(&cfg.CommitEvery, "commit-every", time.Second, "how often the state and the WARC file are made durable together")
 	f.MarkHidden("commit-every")
 	return c
@@ -144,7 +170,7 @@ also written to --stats (default OUT/crawl-stats-RANK.json).`,
 func readSeeds(values []string) ([]string, error) {
 	var out []string
 	for _, v := range values {
-		if u, err := url.Parse(v); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+		if isURL(v) {
 			out = append(out, v)
 			continue
 		}
@@ -176,6 +202,12 @@ func readSeeds(values []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// isURL says whether a --seeds value is an http(s) URL rather than a file.
+func isURL(v string) bool {
+	u, err := url.Parse(v)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // parseSize reads a byte count: a number with an optional unit (B, KB, MB,

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,8 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -24,82 +21,43 @@ import (
 
 	"github.com/pipe-dev/pipe/bpe"
 	"github.com/pipe-dev/pipe/docio"
+	"github.com/pipe-dev/pipe/internal/job"
+	"github.com/pipe-dev/pipe/pipelines/site"
 	"github.com/pipe-dev/pipe/shard"
 	"github.com/pipe-dev/pipe/warc"
 )
 
-// e2ePages is how many article pages the end-to-end site has (besides its index).
-const e2ePages = 30
+// e2ePages is how many pages the end-to-end crawl fetches from the bundled
+// site: the Opticks' contents page, the pages it links to first (home, the
+// Bible's contents, about) and the first parts of the Opticks.
+const e2ePages = 31
 
-// opticksPath is Newton's Opticks as every Go installation ships it.
-func opticksPath(t *testing.T) string {
-	t.Helper()
-	root := runtime.GOROOT()
-	if root == "" {
-		out, err := exec.Command("go", "env", "GOROOT").Output()
-		if err != nil {
-			t.Fatalf("go env GOROOT: %v", err)
-		}
-		root = strings.TrimSpace(string(out))
-	}
-	return filepath.Join(root, "src", "testdata", "Isaac.Newton-Opticks.txt")
+// siteServer serves the bundled demo site (pipelines/site) on loopback and
+// counts the pages it answers with 200.
+type siteServer struct {
+	*httptest.Server
+	site   *site.Site
+	mu     sync.Mutex
+	served map[string]int
 }
 
-// e2eSite cuts the Opticks into n pages of several paragraphs of prose each.
-func e2eSite(t *testing.T, n int) map[string]string {
+func newSiteServer(t *testing.T) *siteServer {
 	t.Helper()
-	raw, err := os.ReadFile(opticksPath(t))
+	st, err := site.Default()
 	if err != nil {
-		t.Skipf("no Opticks text: %v", err)
+		t.Fatal(err)
 	}
-	space := regexp.MustCompile(`\s+`)
-	var paras []string
-	for _, p := range regexp.MustCompile(`\n\s*\n`).Split(string(raw), -1) {
-		p = strings.TrimSpace(space.ReplaceAllString(p, " "))
-		if len(p) >= 200 { // prose, not headings or tables
-			paras = append(paras, p)
+	s := &siteServer{site: st, served: map[string]int{}}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/robots.txt" && st.File(strings.TrimPrefix(r.URL.Path, "/")) != nil {
+			s.mu.Lock()
+			s.served[r.URL.Path]++
+			s.mu.Unlock()
 		}
-	}
-	var pages [][]string
-	var cur []string
-	size := 0
-	for _, p := range paras {
-		cur = append(cur, p)
-		if size += len(p); size > 2500 {
-			pages = append(pages, cur)
-			cur, size = nil, 0
-			if len(pages) == n {
-				break
-			}
-		}
-	}
-	if len(pages) < n {
-		t.Fatalf("the Opticks made %d pages, want %d", len(pages), n)
-	}
-	site := map[string]string{}
-	var links strings.Builder
-	for i, page := range pages {
-		name := fmt.Sprintf("/page-%03d.html", i)
-		fmt.Fprintf(&links, "<li><a href=\"%s\">Part %d</a></li>\n", name, i+1)
-		nav := `<nav><a href="/index.html">Contents</a>`
-		if i > 0 {
-			nav += fmt.Sprintf(` | <a href="/page-%03d.html">Previous</a>`, i-1)
-		}
-		if i+1 < n {
-			nav += fmt.Sprintf(` | <a href="/page-%03d.html">Next</a>`, i+1)
-		}
-		nav += "</nav>"
-		var body strings.Builder
-		for _, p := range page {
-			fmt.Fprintf(&body, "<p>%s</p>\n", html.EscapeString(p))
-		}
-		site[name] = fmt.Sprintf("<!doctype html><html><head><meta charset=utf-8><title>Opticks, part %d</title></head>"+
-			"<body>%s<article><h1>Opticks, part %d</h1>\n%s</article>"+
-			"<footer>Isaac Newton, Opticks (1730). Public domain.</footer></body></html>", i+1, nav, i+1, body.String())
-	}
-	site["/index.html"] = "<!doctype html><html><head><meta charset=utf-8><title>Opticks</title></head>" +
-		"<body><h1>Opticks</h1><ul>\n" + links.String() + "</ul></body></html>"
-	return site
+		st.ServeHTTP(w, r)
+	}))
+	t.Cleanup(s.Close)
+	return s
 }
 
 // TestEndToEnd runs a small version of scripts/demo.sh: a site on loopback,
@@ -109,22 +67,7 @@ func TestEndToEnd(t *testing.T) {
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Skip("no bash")
 	}
-	site := e2eSite(t, e2ePages)
-	var mu sync.Mutex
-	served := map[string]int{} // page paths answered 200
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		page, ok := site[r.URL.Path]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		mu.Lock()
-		served[r.URL.Path]++
-		mu.Unlock()
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		io.WriteString(w, page)
-	}))
-	defer srv.Close()
+	srv := newSiteServer(t)
 	host := strings.TrimPrefix(srv.URL, "http://")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -147,7 +90,7 @@ func TestEndToEnd(t *testing.T) {
 	// The data stages, as a user runs them.
 	p := "'" + pipeBin + "'"
 	sh("bash", "-c", "set -o pipefail; "+
-		p+" crawl --seeds "+srv.URL+"/index.html --allow-private --per-host-delay 0 --max-pages 100"+
+		p+" crawl --seeds "+srv.URL+"/opticks/index.html --allow-private --per-host-delay 0 --max-pages "+fmt.Sprint(e2ePages)+
 		" | tee crawl.warc.gz"+
 		" | "+p+" clean --stats stats.json"+
 		" | tee docs.jsonl"+
@@ -155,17 +98,17 @@ func TestEndToEnd(t *testing.T) {
 		" | "+p+" shard --out data --val-fraction 0.25")
 
 	// 1. WARC: a warcinfo record and one response per page served.
-	mu.Lock()
+	srv.mu.Lock()
 	pagesServed := 0
-	for path, n := range served {
+	for path, n := range srv.served {
 		if n != 1 {
 			t.Errorf("%s served %d times", path, n)
 		}
 		pagesServed += n
 	}
-	mu.Unlock()
-	if pagesServed != e2ePages+1 {
-		t.Errorf("served %d pages, want %d (index and every page)", pagesServed, e2ePages+1)
+	srv.mu.Unlock()
+	if pagesServed != e2ePages {
+		t.Errorf("served %d pages, want %d (--max-pages)", pagesServed, e2ePages)
 	}
 	f, err := os.Open(filepath.Join(dir, "crawl.warc.gz"))
 	if err != nil {
@@ -195,7 +138,7 @@ func TestEndToEnd(t *testing.T) {
 		if u.Path == "/robots.txt" {
 			continue
 		}
-		if _, ok := site[u.Path]; !ok || responses[u.Path] {
+		if srv.site.File(strings.TrimPrefix(u.Path, "/")) == nil || responses[u.Path] {
 			t.Errorf("response for %s: not a page, or twice", rec.TargetURI)
 		}
 		responses[u.Path] = true
@@ -243,7 +186,7 @@ func TestEndToEnd(t *testing.T) {
 	if err := json.Unmarshal(statsJSON, &stats); err != nil {
 		t.Errorf("stats.json: %v", err)
 	}
-	if len(docs) <= e2ePages/2 {
+	if len(docs) <= e2ePages/2 { // the parts of the Opticks, not the contents pages
 		t.Fatalf("clean kept %d documents of %d pages, want more than half; stats: %s", len(docs), e2ePages, statsJSON)
 	}
 
@@ -334,4 +277,215 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Logf("pages served %d, WARC records %v, documents kept %d, tokens train %d val %d (docs %d/%d), val loss %.3f -> %.3f (%v), sample %q; clean stats: %s",
 		pagesServed, types, len(docs), tr.Tokens, va.Tokens, tr.Documents, va.Documents, vals[0], vals[len(vals)-1], vals, out, bytes.TrimSpace(statsJSON))
+}
+
+// batchRun is one rank's command of a batch job and the summary it printed.
+type batchRun struct {
+	args    []string
+	summary map[string]any
+}
+
+// runBatch runs a batch job's command and checks its bookkeeping: the last
+// line of stdout is a JSON summary naming the stage and rank, its outputs
+// exist, its statistics are JSON, and its completion marker is a pipe-job
+// marker listing the outputs.
+func runBatch(t *testing.T, stage string, rank int, args ...string) batchRun {
+	t.Helper()
+	out := mustRun(t, nil, args...)
+	lines := bytes.Split(bytes.TrimSpace(out), []byte("\n"))
+	var sum map[string]any
+	if err := json.Unmarshal(lines[len(lines)-1], &sum); err != nil {
+		t.Fatalf("pipe %s: the last line of stdout %q is not a JSON summary: %v", strings.Join(args, " "), lines[len(lines)-1], err)
+	}
+	if sum["stage"] != stage || sum["rank"] != float64(rank) {
+		t.Errorf("pipe %s: summary of stage %v rank %v, want %s %d", strings.Join(args, " "), sum["stage"], sum["rank"], stage, rank)
+	}
+	for _, o := range sum["outputs"].([]any) {
+		if _, err := os.Stat(o.(string)); err != nil {
+			t.Errorf("%s rank %d: output %v", stage, rank, err)
+		}
+	}
+	var stats map[string]any
+	if b, err := os.ReadFile(sum["stats"].(string)); err != nil || json.Unmarshal(b, &stats) != nil {
+		t.Errorf("%s rank %d: statistics %s: %v %s", stage, rank, sum["stats"], err, b)
+	}
+	m, err := job.ReadMarker(sum["marker"].(string))
+	if err != nil {
+		t.Fatalf("%s rank %d: %v", stage, rank, err)
+	}
+	if m.Stage != stage || m.Rank != rank || len(m.Outputs) < len(sum["outputs"].([]any)) {
+		t.Errorf("%s rank %d: marker %+v", stage, rank, m)
+	}
+	return batchRun{args, sum}
+}
+
+// TestBatchJobs runs every stage as ranks of a batch job, as the Airflow DAG
+// does, over a crawl of the bundled site, and checks that the ranks together
+// give what one process gives, that each leaves its statistics, marker and
+// summary, that a rerun does nothing but print the summary again, and that a
+// changed input or --force runs a rank again.
+func TestBatchJobs(t *testing.T) {
+	srv := newSiteServer(t)
+	dir := t.TempDir()
+	at := func(p ...string) string { return filepath.Join(append([]string{dir}, p...)...) }
+	var runs []batchRun
+	add := func(r batchRun) batchRun { runs = append(runs, r); return r }
+
+	// crawl: two ranks split the hosts; the one host goes to one rank.
+	pages := 0.0
+	for r := range 2 {
+		s := add(runBatch(t, "crawl", r, "crawl", "--seeds", srv.URL+"/opticks/index.html", "--allow-private", "--per-host-delay", "0",
+			"--max-pages", "40", "--max-file-size", "60KB", "--rank", fmt.Sprint(r), "--world-size", "2",
+			"--out", at("warc"), "--state", at("state", fmt.Sprint(r)))).summary
+		pages += s["pages"].(float64)
+	}
+	warcs, _ := filepath.Glob(at("warc", "*.warc.gz"))
+	if pages != 40 || len(warcs) < 3 {
+		t.Fatalf("crawled %v pages into %d WARC files, want 40 pages and several files", pages, len(warcs))
+	}
+
+	// clean, one rank per WARC file, with partitioned dedup.
+	n := len(warcs)
+	for r := range n {
+		add(runBatch(t, "clean", r, "clean", "--rank", fmt.Sprint(r), "--world-size", fmt.Sprint(n), "--dedup-signatures", at("sig"),
+			"--out", at("clean", "docs-{rank}.jsonl.zst"), at("warc", "*.warc.gz")))
+	}
+	add(runBatch(t, "clean dedup-buckets", 0, "clean", "dedup-buckets", "--dedup-signatures", at("sig")))
+	var parts []byte
+	for r := range n {
+		s := add(runBatch(t, "clean dedup-remove", r, "clean", "dedup-remove", "--dedup-signatures", at("sig"), "--rank", fmt.Sprint(r),
+			"--out", at("docs", "docs-{rank}.jsonl.zst"), at("clean", fmt.Sprintf("docs-%05d.jsonl.zst", r)))).summary
+		b, err := os.ReadFile(s["out"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, zstdDecode(t, b)...)
+	}
+	// One process over every WARC file, to stdout: the same documents, and no
+	// summary in the data stream.
+	one := mustRun(t, nil, "clean", at("warc", "*.warc.gz"))
+	// (Compared as documents: metadata keys come back from JSONL in another order.)
+	if docs := readDocs(t, one); len(docs) < 20 || !reflectEqualJSON(docs, readDocs(t, parts)) {
+		t.Fatalf("%d documents from one process; the ranks' differ:\none:\n%.300s\nranks:\n%.300s", len(docs), one, parts)
+	}
+	ndocs := len(readDocs(t, one))
+
+	// bpe count by partition and train on the counts: the tokenizer of
+	// training on everything at once.
+	for r := range 2 {
+		add(runBatch(t, "bpe count", r, "bpe", "count", "--rank", fmt.Sprint(r), "--world-size", "2",
+			"--out", at("counts", "{rank}.bin"), at("docs", "*.jsonl.zst")))
+	}
+	add(runBatch(t, "bpe train", 0, "bpe", "train", "--vocab-size", "400", "--counts", at("counts", "*.bin"), "--out", at("tok.json")))
+	mustRun(t, nil, "bpe", "train", "--vocab-size", "400", "--out", at("whole.json"), at("docs", "*.jsonl.zst"))
+	a, err := bpe.Load(at("tok.json"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bpe.Load(at("whole.json"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fa, _ := a.Fingerprint(); func() bool { fb, _ := b.Fingerprint(); return fa != fb }() {
+		t.Errorf("the tokenizer trained on the ranks' counts differs from the one trained on everything")
+	}
+
+	// encode and shard by partition; the manifests join.
+	var encoded float64
+	for r := range 2 {
+		encoded += add(runBatch(t, "bpe encode", r, "bpe", "encode", "--tokenizer", at("tok.json"), "--rank", fmt.Sprint(r), "--world-size", "2",
+			"--out", at("tokens", "{rank}.arrows"), at("docs", "*.jsonl.zst"))).summary["tokens"].(float64)
+		add(runBatch(t, "shard", r, "shard", "--tokenizer", at("tok.json"), "--rank", fmt.Sprint(r), "--world-size", "2",
+			"--val-fraction", "0.2", "--out", at("data"), at("docs", "*.jsonl.zst")))
+	}
+	merged := mustRun(t, nil, "shard", "merge-manifests", at("data"))
+	lines := bytes.Split(bytes.TrimSpace(merged), []byte("\n"))
+	var msum struct {
+		Manifest   string
+		Train, Val struct{ Documents, Tokens int64 }
+	}
+	if err := json.Unmarshal(lines[len(lines)-1], &msum); err != nil || msum.Manifest != at("data", "manifest.json") {
+		t.Errorf("merge-manifests: last line %s (%v)", lines[len(lines)-1], err)
+	}
+	mustRun(t, nil, "shard", "verify", at("data"))
+	if msum.Train.Documents+msum.Val.Documents != int64(ndocs) || float64(msum.Train.Tokens+msum.Val.Tokens) != encoded {
+		t.Errorf("shards hold %+v %+v; want %d documents and the %v tokens that encode wrote", msum.Train, msum.Val, ndocs, encoded)
+	}
+
+	// A rerun of every command: nothing runs, the same summary is printed
+	// with up_to_date, and no output is touched.
+	mtimes := map[string]time.Time{}
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			mtimes[p] = fi.ModTime()
+		}
+		return nil
+	})
+	for _, r := range runs {
+		again := runBatch(t, r.summary["stage"].(string), int(r.summary["rank"].(float64)), r.args...).summary
+		if again["up_to_date"] != true {
+			t.Errorf("rerun of %s rank %v ran again", r.summary["stage"], r.summary["rank"])
+		}
+		again["up_to_date"] = false
+		if !reflectEqualJSON(again, r.summary) {
+			t.Errorf("rerun of %s rank %v printed %v, not the recorded %v", r.summary["stage"], r.summary["rank"], again, r.summary)
+		}
+	}
+	for p, mt := range mtimes {
+		if fi, err := os.Stat(p); err != nil || !fi.ModTime().Equal(mt) {
+			t.Errorf("the reruns touched %s (%v)", p, err)
+		}
+	}
+
+	// A rewritten input runs its rank again, and only that rank; so does --force.
+	rewritten := warcs[1]
+	content, _ := os.ReadFile(rewritten)
+	later := time.Now().Add(time.Minute)
+	os.WriteFile(rewritten, content, 0o644)
+	os.Chtimes(rewritten, later, later)
+	for _, r := range runs[2 : 2+n] { // the clean ranks
+		rank := int(r.summary["rank"].(float64))
+		again := runBatch(t, "clean", rank, r.args...).summary
+		if want := rank != 1; again["up_to_date"] != want {
+			t.Errorf("clean rank %d after %s was rewritten: up_to_date %v, want %v", rank, filepath.Base(rewritten), again["up_to_date"], want)
+		}
+	}
+	if s := runBatch(t, "bpe count", 0, append(runs[n+3+n].args, "--force")...).summary; s["up_to_date"] != false {
+		t.Errorf("bpe count --force: up_to_date %v", s["up_to_date"])
+	}
+
+	// A failed run leaves no marker and prints no summary.
+	bad := at("bad.jsonl")
+	os.WriteFile(bad, []byte("{\"id\":\"a\",\"text\":\"fine\"}\nnot json\n"), 0o644)
+	r := run(t, nil, "bpe", "count", "--out", at("bad.bin"), bad)
+	if r.code != 1 || len(r.stdout) != 0 || !strings.Contains(string(r.stderr), "bad.jsonl:2") {
+		t.Errorf("bpe count of a bad input: exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
+	}
+	for _, p := range []string{at("bad.bin"), at("bad.bin.done.json"), at("bad.bin.stats.json")} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("a failed run left %s (%v)", p, err)
+		}
+	}
+}
+
+// reflectEqualJSON compares two JSON values by their encoding.
+func reflectEqualJSON(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return bytes.Equal(x, y)
+}
+
+// zstdDecode decompresses a .zst file's bytes.
+func zstdDecode(t *testing.T, b []byte) []byte {
+	t.Helper()
+	r, err := docio.Decompress(bytes.NewReader(b), "x.zst")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	out, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

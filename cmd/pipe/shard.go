@@ -14,6 +14,7 @@ import (
 
 	"github.com/pipe-dev/pipe/bpe"
 	"github.com/pipe-dev/pipe/docio"
+	"github.com/pipe-dev/pipe/internal/job"
 	"github.com/pipe-dev/pipe/shard"
 	"github.com/pipe-dev/pipe/tokstream"
 	"github.com/spf13/cobra"
@@ -29,6 +30,8 @@ func newShard() *cobra.Command {
 		valTokens            int64
 		valFraction          float64
 		rank, worldSize      int
+		stats                string
+		force                bool
 	)
 	c := &cobra.Command{
 		Use:   "shard --out DIR [--tokenizer FILE] [INPUT...]",
@@ -44,7 +47,12 @@ when it is among the lowest hashes up to --val-tokens tokens: reruns and ranks
 agree. With --rank and --world-size each rank shards its share of the sorted
 inputs into its own files and manifest; "pipe shard merge-manifests DIR" joins
 them. Files appear only when complete, and a rerun replaces what an earlier or
-interrupted run left.`,
+interrupted run left.
+
+Each run is a batch job: statistics go to --stats (default
+DIR/shard-stats-rRANK.json), a completion marker to DIR/shard-done-rRANK.json,
+and the last line of stdout is a JSON summary; a rerun with the same inputs and
+command line only prints the summary again (--force shards again).`,
 		Example: `  pipe bpe encode --tokenizer tok.json docs.jsonl | pipe shard --out data/
   pipe shard --tokenizer tok.json --out data/ --val-tokens 10000000 'docs/*.jsonl.zst'
   pipe shard --out data/ --rank 3 --world-size 8 'tokens/*.arrows' && pipe shard merge-manifests data/`,
@@ -73,14 +81,31 @@ interrupted run left.`,
 			if err := opt.Validate(); err != nil {
 				return usagef("shard: %v", err)
 			}
-			start := time.Now()
-			var m *shard.Manifest
+			if tokFile == "" && len(inputs) == 0 {
+				return usagef("shard: rank %d of %d has no input file (fewer files than ranks)", rank, worldSize)
+			}
+			if stats == "" {
+				stats = filepath.Join(out, fmt.Sprintf("shard-stats-r%05d.json", rank))
+			}
+			j := &job.Job{Stage: "shard", Rank: rank, WorldSize: worldSize, Inputs: inputs, Args: os.Args[1:],
+				Marker: filepath.Join(out, fmt.Sprintf("shard-done-r%05d.json", rank)), Stats: job.Expand(stats, rank), Force: force}
 			if tokFile != "" {
-				m, err = shardDocuments(out, opt, tokFile, pattern, inputs, &df, &ef)
+				j.Reads = []string{tokFile}
+			}
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return err
+			}
+			if done, err := j.Begin(); done || err != nil {
+				return err
+			}
+			start := time.Now()
+			var (
+				m  *shard.Manifest
+				es encodeStats
+			)
+			if tokFile != "" {
+				m, es, err = shardDocuments(out, opt, tokFile, pattern, inputs, &df, &ef)
 			} else {
-				if len(inputs) == 0 {
-					return usagef("shard: rank %d of %d has no input file (fewer files than ranks)", rank, worldSize)
-				}
 				m, err = shardStreams(out, opt, inputs)
 			}
 			if err != nil {
@@ -90,7 +115,20 @@ interrupted run left.`,
 			secs := time.Since(start).Seconds()
 			slog.Info("sharded", "dir", out, "train_documents", train.Documents, "train_tokens", train.Tokens,
 				"val_documents", val.Documents, "val_tokens", val.Tokens, "shards", len(m.Shards), "seconds", secs)
-			return nil
+			manifest := shard.ManifestName
+			if worldSize > 1 {
+				manifest = fmt.Sprintf("manifest-r%05d.json", rank)
+			}
+			outputs := []string{filepath.Join(out, manifest)}
+			for _, e := range m.Shards {
+				outputs = append(outputs, filepath.Join(out, e.File))
+			}
+			st := map[string]any{"inputs": inputs, "train": totalsJSON(train), "val": totalsJSON(val), "shards": len(m.Shards), "seconds": secs}
+			if tokFile != "" {
+				st["tokenizer"], st["documents_read"], st["bytes_read"], st["skipped"] = tokFile, es.Documents, es.Bytes, es.Skipped
+			}
+			return j.Finish(outputs, st, map[string]any{"dir": out, "manifest": outputs[0], "shards": len(m.Shards),
+				"train_documents": train.Documents, "train_tokens": train.Tokens, "val_documents": val.Documents, "val_tokens": val.Tokens})
 		},
 	}
 	df.register(c)
@@ -105,8 +143,15 @@ interrupted run left.`,
 	c.Flags().StringVar(&compression, "compression", shard.None, "Arrow buffer compression: none, zstd or lz4 (none lets the trainer map shards without a copy)")
 	c.Flags().IntVar(&rank, "rank", 0, "this worker's rank")
 	c.Flags().IntVar(&worldSize, "world-size", 1, "number of workers")
+	c.Flags().StringVar(&stats, "stats", "", "statistics JSON (default DIR/shard-stats-rRANK.json)")
+	c.Flags().BoolVar(&force, "force", false, job.ForceUsage)
 	c.AddCommand(newShardInfo(), newShardVerify(), newShardMerge(), newShardExport())
 	return c
+}
+
+// totalsJSON is a split's totals with the manifest's lower-case keys.
+func totalsJSON(t shard.SplitTotals) map[string]int64 {
+	return map[string]int64{"shards": int64(t.Shards), "documents": t.Documents, "tokens": t.Tokens, "bytes": t.Bytes}
 }
 
 // shardStreams shards the token streams in inputs, which must all describe
@@ -178,15 +223,17 @@ func copyBatches(w *shard.Writer, r *tokstream.Reader) error {
 // shardDocuments encodes the JSONL documents of inputs with the tokenizer
 // (as "pipe bpe encode" does, through an in-memory token stream) and shards
 // them.
-func shardDocuments(out string, opt shard.Options, tokFile, pattern string, inputs []string, df *docFlags, ef *encodeFlags) (*shard.Manifest, error) {
+func shardDocuments(out string, opt shard.Options, tokFile, pattern string, inputs []string, df *docFlags, ef *encodeFlags) (*shard.Manifest, encodeStats, error) {
+	var es encodeStats
 	tok, err := bpe.Load(tokFile, pattern)
 	if err != nil {
-		return nil, err
+		return nil, es, err
 	}
 	pr, pw := io.Pipe()
 	encErr := make(chan error, 1)
 	go func() {
-		err := encodeDocs(pw, tok, inputs, df, ef)
+		var err error
+		es, err = encodeDocs(pw, tok, inputs, df, ef)
 		pw.CloseWithError(err)
 		encErr <- err
 	}()
@@ -196,11 +243,11 @@ func shardDocuments(out string, opt shard.Options, tokFile, pattern string, inpu
 	e := <-encErr
 	switch {
 	case in.err != nil && e != nil:
-		return nil, e // the encoder failed first: its error is the cause
+		return nil, es, e // the encoder failed first: its error is the cause
 	case err != nil:
-		return nil, err
+		return nil, es, err
 	}
-	return m, e
+	return m, es, e
 }
 
 // pipeReader remembers the error that the writing end closed the pipe with.
@@ -395,9 +442,12 @@ of all ranks in rank order.`,
 				return err
 			}
 			train, val := m.Totals(shard.Train), m.Totals(shard.Val)
+			path := filepath.Join(args[0], shard.ManifestName)
 			fmt.Printf("%s: %d train shards (%d tokens), %d val shards (%d tokens)\n",
-				filepath.Join(args[0], shard.ManifestName), train.Shards, train.Tokens, val.Shards, val.Tokens)
-			return nil
+				path, train.Shards, train.Tokens, val.Shards, val.Tokens)
+			// The last line: a JSON summary for the orchestrator.
+			return printSummary(map[string]any{"stage": "shard merge-manifests", "manifest": path,
+				"shards": len(m.Shards), "train": totalsJSON(train), "val": totalsJSON(val), "tokenizer_sha256": m.Tokenizer.SHA256})
 		},
 	}
 }

@@ -1,6 +1,7 @@
 // Package peertest finds the peers that tests compare with: the Python
 // packages, npm packages and data that scripts/peers.sh installs under
-// $PIPE_PEER_DIR (venv/ for most Python peers, torch/ for torch).
+// $PIPE_PEER_DIR (venv/ for most Python peers, torch/ for torch, airflow/
+// for Apache Airflow).
 //
 // One rule holds throughout: a test whose peer is missing is skipped,
 // unless the environment asks for the peers (PIPE_PEERS=1, or PIPE_TORCH=1
@@ -56,6 +57,19 @@ func Python(t testing.TB, modules ...string) string {
 		if out, err := exec.Command(py, "-c", "import "+strings.Join(modules, ", ")).CombinedOutput(); err != nil {
 			Missing(t, fmt.Sprintf("%s is not importable by %s: %v %s", strings.Join(modules, ", "), py, err, out))
 		}
+	}
+	return py
+}
+
+// AirflowPython returns the Python of the Airflow venv of scripts/peers.sh,
+// $PIPE_PEER_DIR/airflow/bin/python (its bin/ also holds the airflow
+// command), after checking that it imports airflow; or ends the test with
+// Missing.
+func AirflowPython(t testing.TB) string {
+	t.Helper()
+	py := filepath.Join(Dir(t), "airflow", "bin", "python")
+	if out, err := exec.Command(py, "-c", "import airflow.sdk").CombinedOutput(); err != nil {
+		Missing(t, fmt.Sprintf("airflow is not importable by %s: %v %s", py, err, out))
 	}
 	return py
 }
