@@ -643,8 +643,10 @@ func top(scores []LangScore) LangScore {
 
 // scores returns the probability of every language for text, in the order
 // of the model's tree (hs loss) or of its labels (softmax).
-func (m *LangID) scores(text string) []LangScore {
-	h := m.hidden(text)
+func (m *LangID) scores(text string) []LangScore { return m.scoresOf(m.hidden(text)) }
+
+// scoresOf is scores from the hidden vector h (the mean of the text's rows).
+func (m *LangID) scoresOf(h []float32) []LangScore {
 	out := make([]LangScore, 0, len(m.labels))
 	if m.hs {
 		n := len(m.labels)

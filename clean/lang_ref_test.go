@@ -100,40 +100,7 @@ func (r *refLangID) hidden(text string) []float32 {
 }
 
 func (r *refLangID) predict(text string) []LangScore {
-	m := r.m
-	h := r.hidden(text)
-	var out []LangScore
-	if m.hs {
-		n := len(m.labels)
-		var dfs func(node int32, score float32)
-		dfs = func(node int32, score float32) {
-			t := m.tree[node]
-			if t.left < 0 {
-				out = append(out, LangScore{m.labels[node], math.Exp(float64(score))})
-				return
-			}
-			f := m.output.dotRow(h, node-int32(n))
-			f = float32(1 / (1 + math.Exp(-float64(f))))
-			dfs(t.left, score+ftLog(1-f))
-			dfs(t.right, score+ftLog(f))
-		}
-		dfs(int32(2*n-2), 0)
-	} else {
-		logits := make([]float64, len(m.labels))
-		maxv := math.Inf(-1)
-		for i := range logits {
-			logits[i] = float64(m.output.dotRow(h, int32(i)))
-			maxv = max(maxv, logits[i])
-		}
-		var z float64
-		for i := range logits {
-			logits[i] = math.Exp(logits[i] - maxv)
-			z += logits[i]
-		}
-		for i, l := range m.labels {
-			out = append(out, LangScore{l, logits[i] / z})
-		}
-	}
+	out := r.m.scoresOf(r.hidden(text)) // the same tree walk: the reference is of the hidden vector
 	slices.SortStableFunc(out, func(a, b LangScore) int {
 		switch {
 		case a.Score > b.Score:
