@@ -66,8 +66,8 @@ func TestGeluFloat32(t *testing.T) {
 		in64[i], dout64[i] = float64(inp[i]), float64(dout[i])
 	}
 	out64, dinp64 := make([]float64, n), make([]float64, n)
-	geluForward(out64, in64, n)
-	geluBackward(dinp64, in64, dout64, n)
+	geluForward(allCores, out64, in64, n)
+	geluBackward(allCores, dinp64, in64, dout64, n)
 	vec, bvec := geluVec, geluBackwardVec
 	defer func() { geluVec, geluBackwardVec = vec, bvec }()
 	for _, name := range []string{"vec", "go"} {
@@ -77,8 +77,8 @@ func TestGeluFloat32(t *testing.T) {
 			continue
 		}
 		out, dinp := make([]float32, n), make([]float32, n)
-		geluForward(out, inp, n)
-		geluBackward(dinp, inp, dout, n)
+		geluForward(allCores, out, inp, n)
+		geluBackward(allCores, dinp, inp, dout, n)
 		for i := range n {
 			// float32's tanh is 1 − 2⁻²⁴ at best, so ½x(1 + tanh x) is off by up to 1e-7·|x|
 			if d := math.Abs(float64(out[i]) - out64[i]); d > 1e-6*max(1, math.Abs(in64[i])) {

@@ -20,7 +20,6 @@ package trainer
 // has them.
 
 import (
-	"runtime"
 	"sync"
 	"unsafe"
 )
@@ -33,20 +32,11 @@ const (
 )
 
 // gemm: c (M,N) = op(a) (M,K) · op(b) (K,N), or c += it when acc. op(a) is a with row stride
-// lda, or when ta the transpose of a (K,M) with row stride lda; likewise op(b). It uses every
-// core; gemmSerial uses one.
-func gemm[F Float](c []F, ldc int, a []F, lda int, ta bool, b []F, ldb int, tb bool, M, N, K int, acc bool) {
-	gemmWorkers(c, ldc, a, lda, ta, b, ldb, tb, M, N, K, acc, runtime.GOMAXPROCS(0))
-}
-
-// gemmSerial is gemm on the calling goroutine, for callers that are parallel already.
-func gemmSerial[F Float](c []F, ldc int, a []F, lda int, ta bool, b []F, ldb int, tb bool, M, N, K int, acc bool) {
-	gemmWorkers(c, ldc, a, lda, ta, b, ldb, tb, M, N, K, acc, 1)
-}
-
-func gemmWorkers[F Float](c []F, ldc int, a []F, lda int, ta bool, b []F, ldb int, tb bool, M, N, K int, acc bool, workers int) {
+// lda, or when ta the transpose of a (K,M) with row stride lda; likewise op(b). It splits the
+// work over the cores that on allows (oneCore: callers that are parallel already).
+func gemm[F Float](on cores, c []F, ldc int, a []F, lda int, ta bool, b []F, ldb int, tb bool, M, N, K int, acc bool) {
 	if c32, ok := any(c).([]float32); ok {
-		workers = min(workers, max(1, 2*M*N*K/minGemmWork))
+		workers := min(on.n(), max(1, 2*M*N*K/minGemmWork))
 		sgemm(c32, ldc, any(a).([]float32), lda, ta, any(b).([]float32), ldb, tb, M, N, K, acc, workers)
 		return
 	}
@@ -79,7 +69,7 @@ func gemmRef[F Float](c []F, ldc int, a []F, lda int, ta bool, b []F, ldb int, t
 
 // minGemmWork is the flop count below which sgemm does not split across cores: about 40 µs
 // of one core's work.
-const minGemmWork = 1 << 22
+var minGemmWork = 1 << 22 // a variable so that tests can split small products
 
 // sgemm is gemm in float32 on up to workers goroutines, each taking a slab of c's rows (or of
 // its columns, when c is wide) in whole micro-tiles, or, when K is much the longest, a slice of
@@ -135,7 +125,7 @@ func sgemm(c []float32, ldc int, a []float32, lda int, ta bool, b []float32, ldb
 			slabs = append(slabs, func() { sgemmBlocked(c[j0:], ldc, a, lda, ta, b[bo:], ldb, tb, M, cols, K, acc) })
 		}
 	}
-	parallelFor(len(slabs), len(slabs)*minParallelWork, func(lo, hi int) {
+	parallelFor(cores(w), len(slabs), len(slabs)*minParallelWork, func(lo, hi int) {
 		for _, slab := range slabs[lo:hi] {
 			slab()
 		}
@@ -150,16 +140,22 @@ func sgemm(c []float32, ldc int, a []float32, lda int, ta bool, b []float32, ldb
 	}
 }
 
-// packBufs are the packed blocks of one sgemmBlocked call, reused through a pool.
-type packBufs struct{ a, b []float32 }
+// packBufs are the packed blocks of one sgemmBlocked call and the tile for ragged edges,
+// reused through a pool.
+type packBufs struct {
+	a, b []float32
+	tile [mr * nr]float32
+}
 
 var packPool = sync.Pool{New: func() any {
 	return &packBufs{a: make([]float32, mc*kc), b: make([]float32, kc*nc)}
 }}
 
 // packAMinN is the width of c from which sgemmBlocked packs op(a): each block of a is then read
-// by so many b panels that the copy pays. Narrower products read a where it lies.
-var packAMinN = 512
+// by so many b panels that the copy pays. Narrower products read a where it lies, except that
+// a transposed a (weight gradients: six values side by side, a row apart at each step) pays
+// from packATransMinN.
+var packAMinN, packATransMinN = 512, 128
 
 // sgemmBlocked is sgemm on one goroutine.
 func sgemmBlocked(c []float32, ldc int, a []float32, lda int, ta bool, b []float32, ldb int, tb bool, M, N, K int, acc bool) {
@@ -187,7 +183,7 @@ func sgemmBlocked(c []float32, ldc int, a []float32, lda int, ta bool, b []float
 				mb := min(mc, M-ic)
 				whole := mb / mr * mr // rows in whole panels
 				var panel func(ir int) (p *float32, ai, ap int)
-				if N >= packAMinN {
+				if N >= packAMinN || ta && N >= packATransMinN {
 					packA(bufs.a, a, lda, ta, ic, pc, mb, kb)
 					panel = func(ir int) (*float32, int, int) { return &bufs.a[ir*kb], 1, mr }
 				} else { // whole panels in place, the ragged one packed
@@ -200,7 +196,7 @@ func sgemmBlocked(c []float32, ldc int, a []float32, lda int, ta bool, b []float
 					}
 				}
 				store := !acc && pc == 0 // the first block of the sum overwrites c
-				macroKernel(c[ic*ldc+jc:], ldc, store, panel, bufs.b, mb, nb, kb)
+				macroKernel(c[ic*ldc+jc:], ldc, store, panel, bufs.b, &bufs.tile, mb, nb, kb)
 			}
 		}
 	}
@@ -282,9 +278,8 @@ var packRows = func(dst, src []float32, k, ld int) {
 
 // macroKernel: c (mb,nb) += op(a) block (mb,kb) · packed b (kb,nb), or = when store, where
 // panel(ir) gives the a panel of rows ir…ir+mr: where it starts, its row stride and its step
-// along k. Whole tiles go straight to c; the ragged edge goes through a tile on the stack.
-func macroKernel(c []float32, ldc int, store bool, panel func(ir int) (*float32, int, int), pb []float32, mb, nb, kb int) {
-	var tile [mr * nr]float32
+// along k. Whole tiles go straight to c; the ragged edge goes through tile.
+func macroKernel(c []float32, ldc int, store bool, panel func(ir int) (*float32, int, int), pb []float32, tile *[mr * nr]float32, mb, nb, kb int) {
 	for jr := 0; jr < nb; jr += nr {
 		bp := &pb[jr*kb]
 		for ir := 0; ir < mb; ir += mr {

@@ -21,8 +21,9 @@ type Model struct {
 	losses          []float32
 	counted         int // targets of the last forward pass that are not IgnoreTarget
 
-	mom, vel Buf // AdamW's first and second moments, laid out as Params.All
-	step     int // AdamW steps taken
+	mom, vel  Buf   // AdamW's first and second moments, laid out as Params.All
+	step      int   // AdamW steps taken
+	partGrads []Buf // the gradients of parts 1… of a batch split over the cores (parts), as Params.All
 }
 
 // Activations are the values each layer computes in the forward pass, kept for the backward
@@ -174,10 +175,11 @@ const IgnoreTarget = -1
 
 // Forward runs the model on tokens (B,T) and, given targets (B,T), returns the mean
 // cross-entropy loss over the targets that are not IgnoreTarget (0 when all are); without
-// targets it computes the logits only and returns -1.
+// targets it computes the logits only and returns -1. On the CPU a small model's batch runs
+// as parts of rows, one per core (parts).
 func (m *Model) Forward(tokens, targets []int32, B, T int) (float32, error) {
 	c := m.Config
-	V, L, NH, C := c.VocabSize, c.Layers, c.Heads, c.Dim
+	V := c.VocabSize
 	if B < 1 || T < 1 || T > c.Context {
 		return 0, fmt.Errorf("batch %d×%d: want at least 1×1 and at most %d tokens a row", B, T, c.Context)
 	}
@@ -191,9 +193,41 @@ func (m *Model) Forward(tokens, targets []int32, B, T int) (float32, error) {
 	}
 	m.allocActs(B, T)
 	m.tokens, m.targets = tokens, targets
-	be, p, acts := m.Backend, m.Params, m.Acts
-	N := B * T
+	parts := m.parts(B)
+	runParts(len(parts), func(i int) {
+		b0, b1 := i*B/len(parts), (i+1)*B/len(parts)
+		var tg []int32
+		if targets != nil {
+			tg = targets[b0*T : b1*T]
+		}
+		m.forward(parts[i], m.Acts.rows(b0, b1, B), tokens[b0*T:b1*T], tg, b1-b0, T)
+	})
+	if targets == nil {
+		return -1, nil
+	}
+	m.Backend.Download(m.losses, m.Acts.Losses)
+	var sum float64
+	for _, x := range m.losses {
+		sum += float64(x)
+	}
+	m.counted = 0
+	for _, t := range targets {
+		if t != IgnoreTarget {
+			m.counted++
+		}
+	}
+	if m.counted == 0 {
+		return 0, nil
+	}
+	return float32(sum / float64(m.counted)), nil
+}
 
+// forward runs the layers on be over tokens (B,T) into acts, and the loss when there are
+// targets: Forward's work for the rows that acts holds.
+func (m *Model) forward(be Backend, acts Activations, tokens, targets []int32, B, T int) {
+	c, p := m.Config, m.Params
+	V, L, NH, C := c.VocabSize, c.Layers, c.Heads, c.Dim
+	N := B * T
 	be.EncoderForward(acts.Encoded, tokens, p.Wte, p.Wpe, B, T, C)
 	residual := acts.Encoded
 	for l := range L {
@@ -212,25 +246,9 @@ func (m *Model) Forward(tokens, targets []int32, B, T int) (float32, error) {
 	}
 	be.LayerNormForward(acts.Lnf, acts.LnfMean, acts.LnfRstd, residual, p.LnfW, p.LnfB, N, C)
 	be.LogitsForward(acts.Logits, acts.Lnf, p.Wte, N, C, V)
-	if targets == nil {
-		return -1, nil
+	if targets != nil {
+		be.CrossEntropyForward(acts.Losses, acts.Probs, acts.Logits, targets, N, V)
 	}
-	be.CrossEntropyForward(acts.Losses, acts.Probs, acts.Logits, targets, N, V)
-	be.Download(m.losses, acts.Losses)
-	var sum float64
-	for _, x := range m.losses {
-		sum += float64(x)
-	}
-	m.counted = 0
-	for _, t := range targets {
-		if t != IgnoreTarget {
-			m.counted++
-		}
-	}
-	if m.counted == 0 {
-		return 0, nil
-	}
-	return float32(sum / float64(m.counted)), nil
 }
 
 // checkTargets is checkTokens that lets IgnoreTarget through.
@@ -268,14 +286,37 @@ func (m *Model) Backward(scale float32) error {
 	if m.targets == nil {
 		return fmt.Errorf("backward: the last forward pass had no targets")
 	}
-	c := m.Config
-	V, L, NH, C := c.VocabSize, c.Layers, c.Heads, c.Dim
 	B, T := m.B, m.T
+	parts := m.parts(B)
+	for len(m.partGrads) < len(parts)-1 {
+		m.partGrads = append(m.partGrads, m.Backend.Alloc(m.Grads.All.N))
+	}
+	runParts(len(parts), func(i int) {
+		b0, b1 := i*B/len(parts), (i+1)*B/len(parts)
+		g := m.Grads
+		if i > 0 {
+			g = newParams(m.Config, m.partGrads[i-1])
+			parts[i].Zero(g.All)
+		}
+		m.backward(parts[i], g, m.Acts.rows(b0, b1, B), m.tokens[b0*T:b1*T], m.targets[b0*T:b1*T],
+			scale/float32(max(m.counted, 1)), b1-b0, T)
+	})
+	if len(parts) > 1 {
+		addGrads(m.Grads.All, m.partGrads[:len(parts)-1])
+	}
+	m.targets = nil // a second Backward would read dlogits as probs
+	return nil
+}
+
+// backward adds to g the gradient of scale × the summed loss of the rows that acts holds,
+// on be: Backward's work for those rows.
+func (m *Model) backward(be Backend, g Params, acts Activations, tokens, targets []int32, scale float32, B, T int) {
+	c, p := m.Config, m.Params
+	V, L, NH, C := c.VocabSize, c.Layers, c.Heads, c.Dim
 	N := B * T
-	be, p, g, acts := m.Backend, m.Params, m.Grads, m.Acts
 
 	dlogits := acts.Probs // in place: probs are not needed again
-	be.CrossEntropyBackward(dlogits, acts.Probs, m.targets, scale/float32(max(m.counted, 1)), N, V)
+	be.CrossEntropyBackward(dlogits, acts.Probs, targets, scale, N, V)
 	dlnf := acts.dBTC
 	be.LogitsBackward(dlnf, g.Wte, dlogits, acts.Lnf, p.Wte, N, C, V)
 	dresidual := acts.dResidual // the gradient of the last block's output, then of each block's input
@@ -302,7 +343,5 @@ func (m *Model) Backward(scale float32) error {
 		be.MatmulBackward(dln1, gw.QkvW, gw.QkvB, acts.dQkv, a.Ln1, w.QkvW, N, C, 3*C)
 		be.LayerNormBackward(dresidual, gw.Ln1W, gw.Ln1B, dln1, residual, w.Ln1W, a.Ln1Mean, a.Ln1Rstd, N, C)
 	}
-	be.EncoderBackward(g.Wte, g.Wpe, dresidual, m.tokens, B, T, C)
-	m.targets = nil // a second Backward would read dlogits as probs
-	return nil
+	be.EncoderBackward(g.Wte, g.Wpe, dresidual, tokens, B, T, C)
 }

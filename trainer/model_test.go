@@ -38,51 +38,51 @@ func (b cpu64) Download(dst []float32, src Buf) {
 }
 func (b cpu64) Zero(x Buf) { clear(b.s(x)) }
 func (b cpu64) EncoderForward(out Buf, tokens []int32, wte, wpe Buf, B, T, C int) {
-	encoderForward(b.s(out), tokens, b.s(wte), b.s(wpe), B, T, C)
+	encoderForward(allCores, b.s(out), tokens, b.s(wte), b.s(wpe), B, T, C)
 }
 func (b cpu64) EncoderBackward(dwte, dwpe Buf, dout Buf, tokens []int32, B, T, C int) {
-	encoderBackward(b.s(dwte), b.s(dwpe), b.s(dout), tokens, B, T, C)
+	encoderBackward(allCores, b.s(dwte), b.s(dwpe), b.s(dout), tokens, B, T, C)
 }
 func (b cpu64) LayerNormForward(out, mean, rstd Buf, inp, weight, bias Buf, N, C int) {
-	layernormForward(b.s(out), b.s(mean), b.s(rstd), b.s(inp), b.s(weight), b.s(bias), N, C)
+	layernormForward(allCores, b.s(out), b.s(mean), b.s(rstd), b.s(inp), b.s(weight), b.s(bias), N, C)
 }
 func (b cpu64) LayerNormBackward(dinp, dweight, dbias Buf, dout, inp, weight, mean, rstd Buf, N, C int) {
-	layernormBackward(b.s(dinp), b.s(dweight), b.s(dbias), b.s(dout), b.s(inp), b.s(weight), b.s(mean), b.s(rstd), N, C)
+	layernormBackward(allCores, b.s(dinp), b.s(dweight), b.s(dbias), b.s(dout), b.s(inp), b.s(weight), b.s(mean), b.s(rstd), N, C)
 }
 func (b cpu64) MatmulForward(out Buf, inp, weight, bias Buf, N, C, OC int) {
-	matmulForward(b.s(out), b.s(inp), b.s(weight), b.s(bias), N, C, OC)
+	matmulForward(allCores, b.s(out), b.s(inp), b.s(weight), b.s(bias), N, C, OC)
 }
 func (b cpu64) MatmulBackward(dinp, dweight, dbias Buf, dout, inp, weight Buf, N, C, OC int) {
-	matmulBackward(b.s(dinp), b.s(dweight), b.s(dbias), b.s(dout), b.s(inp), b.s(weight), N, C, OC)
+	matmulBackward(allCores, b.s(dinp), b.s(dweight), b.s(dbias), b.s(dout), b.s(inp), b.s(weight), N, C, OC)
 }
 func (b cpu64) AttentionForward(out, att Buf, qkv Buf, B, T, C, NH int) {
-	attentionForward(b.s(out), b.s(att), b.s(qkv), B, T, C, NH)
+	attentionForward(allCores, b.s(out), b.s(att), b.s(qkv), B, T, C, NH)
 }
 func (b cpu64) AttentionBackward(dqkv Buf, dout, qkv, att Buf, B, T, C, NH int) {
-	attentionBackward(b.s(dqkv), b.s(dout), b.s(qkv), b.s(att), B, T, C, NH)
+	attentionBackward(allCores, b.s(dqkv), b.s(dout), b.s(qkv), b.s(att), B, T, C, NH)
 }
-func (b cpu64) GeluForward(out Buf, inp Buf, N int) { geluForward(b.s(out), b.s(inp), N) }
+func (b cpu64) GeluForward(out Buf, inp Buf, N int) { geluForward(allCores, b.s(out), b.s(inp), N) }
 func (b cpu64) GeluBackward(dinp Buf, inp, dout Buf, N int) {
-	geluBackward(b.s(dinp), b.s(inp), b.s(dout), N)
+	geluBackward(allCores, b.s(dinp), b.s(inp), b.s(dout), N)
 }
 func (b cpu64) ResidualForward(out Buf, x, y Buf, N int) {
-	residualForward(b.s(out), b.s(x), b.s(y), N)
+	residualForward(allCores, b.s(out), b.s(x), b.s(y), N)
 }
 func (b cpu64) LogitsForward(logits Buf, inp, wte Buf, N, C, V int) {
-	logitsForward(b.s(logits), b.s(inp), b.s(wte), N, C, V)
+	logitsForward(allCores, b.s(logits), b.s(inp), b.s(wte), N, C, V)
 }
 func (b cpu64) LogitsBackward(dinp, dwte Buf, dlogits, inp, wte Buf, N, C, V int) {
-	logitsBackward(b.s(dinp), b.s(dwte), b.s(dlogits), b.s(inp), b.s(wte), N, C, V)
+	logitsBackward(allCores, b.s(dinp), b.s(dwte), b.s(dlogits), b.s(inp), b.s(wte), N, C, V)
 }
 func (b cpu64) CrossEntropyForward(losses, probs Buf, logits Buf, targets []int32, N, V int) {
-	crossEntropyForward(b.s(losses), b.s(probs), b.s(logits), targets, N, V)
+	crossEntropyForward(allCores, b.s(losses), b.s(probs), b.s(logits), targets, N, V)
 }
 func (b cpu64) CrossEntropyBackward(dlogits Buf, probs Buf, targets []int32, scale float32, N, V int) {
-	crossEntropyBackward(b.s(dlogits), b.s(probs), targets, float64(scale), N, V)
+	crossEntropyBackward(allCores, b.s(dlogits), b.s(probs), targets, float64(scale), N, V)
 }
-func (b cpu64) SumSquares(x Buf) float64 { return sumSquares(b.s(x)) }
+func (b cpu64) SumSquares(x Buf) float64 { return sumSquares(allCores, b.s(x)) }
 func (b cpu64) AdamW(params, m, v Buf, grads Buf, a AdamWStep) {
-	adamW(b.s(params), b.s(m), b.s(v), b.s(grads), a)
+	adamW(allCores, b.s(params), b.s(m), b.s(v), b.s(grads), a)
 }
 
 // tinyConfig is small enough to difference every parameter and big enough to have several
@@ -135,49 +135,153 @@ func TestModelGrad(t *testing.T) {
 	checkGrad(t, "model", params, grads, loss)
 }
 
-// TestModelFloat32 checks that the float32 model on the CPU backend (vectorised sgemm, all
-// cores) computes the float64 model's logits, loss and gradients.
+// TestModelFloat32 checks that the float32 model on the CPU backend (vectorised sgemm) computes
+// the float64 model's logits, loss and gradients: on one core, with the batch in parts over three
+// (Model.parts), and with every operation split three ways however small (one row, so no parts).
 func TestModelFloat32(t *testing.T) {
 	cfg := Config{VocabSize: 37, Context: 24, Layers: 2, Heads: 3, Dim: 48}
-	b64 := newCPU64()
-	m64, _ := New(cfg, b64)
-	m32, _ := New(cfg, NewCPU())
-	m64.Init(7)
-	m32.Init(7)
-	rng := rand.New(rand.NewPCG(4, 4))
-	B, T := 3, 24
-	tokens, targets := randTokens(rng, B*T, cfg.VocabSize), randTokens(rng, B*T, cfg.VocabSize)
-	for _, m := range []*Model{m64, m32} {
-		if _, err := m.Forward(tokens, targets, B, T); err != nil {
-			t.Fatal(err)
+	for _, tc := range []struct {
+		name  string
+		be    CPU
+		B     int
+		split bool // lower the work below which operations stay on one goroutine to nothing
+	}{
+		{"one core", CPU{on: oneCore}, 3, false},
+		{"parts", CPU{on: 3}, 3, false},
+		{"operations split", CPU{on: 3}, 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.split {
+				pw, gw := minParallelWork, minGemmWork
+				minParallelWork, minGemmWork = 1, 1
+				defer func() { minParallelWork, minGemmWork = pw, gw }()
+			}
+			b64 := newCPU64()
+			m64, _ := New(cfg, b64)
+			m32, _ := New(cfg, tc.be)
+			m64.Init(7)
+			m32.Init(7)
+			rng := rand.New(rand.NewPCG(4, 4))
+			B, T := tc.B, 24
+			tokens, targets := randTokens(rng, B*T, cfg.VocabSize), randTokens(rng, B*T, cfg.VocabSize)
+			for _, m := range []*Model{m64, m32} {
+				if _, err := m.Forward(tokens, targets, B, T); err != nil {
+					t.Fatal(err)
+				}
+				m.ZeroGrad()
+				if err := m.Backward(1); err != nil {
+					t.Fatal(err)
+				}
+			}
+			l64, l32 := b64.s(m64.Acts.Losses), m32.Acts.Losses.Host
+			for i := range l64 {
+				if d := math.Abs(l64[i] - float64(l32[i])); d > 1e-5*math.Abs(l64[i]) {
+					t.Fatalf("loss[%d]: float32 %g, float64 %g", i, l32[i], l64[i])
+				}
+			}
+			relErr := func(a []float64, b []float32) float64 { // ‖a−b‖ / ‖a‖
+				var num, den float64
+				for i := range a {
+					num += (a[i] - float64(b[i])) * (a[i] - float64(b[i]))
+					den += a[i] * a[i]
+				}
+				return math.Sqrt(num / den)
+			}
+			if e := relErr(b64.s(m64.Acts.Logits), m32.Acts.Logits.Host); e > 1e-5 {
+				t.Errorf("logits: relative error %g", e)
+			}
+			for _, ts := range cfg.Tensors() {
+				g64 := b64.s(m64.Grads.All)[ts.Offset : ts.Offset+ts.Size()]
+				g32 := m32.Grads.All.Host[ts.Offset : ts.Offset+ts.Size()]
+				if e := relErr(g64, g32); e > 1e-4 {
+					t.Errorf("%s: gradient relative error %g", ts.Name, e)
+				}
+			}
+		})
+	}
+}
+
+// TestModelSplit runs batches split over three cores (Model.parts: 5 rows as 1+2+2) against the
+// same batches on one: the losses are the same bits (rows are independent), the gradients, two
+// micro-batches accumulated, agree to rounding (the parts' sums are added in another order), and
+// a second split run gives the same bits again.
+func TestModelSplit(t *testing.T) {
+	cfg := Config{VocabSize: 37, Context: 24, Layers: 2, Heads: 3, Dim: 48}
+	rng := rand.New(rand.NewPCG(5, 5))
+	B, T := 5, 24
+	var batches [2][2][]int32
+	for i := range batches {
+		batches[i] = [2][]int32{randTokens(rng, B*T, cfg.VocabSize), randTokens(rng, B*T, cfg.VocabSize)}
+	}
+	run := func(be CPU) (*Model, [][]float32) {
+		m, _ := New(cfg, be)
+		m.Init(7)
+		if n := len(m.parts(B)); n != be.cores() {
+			t.Fatalf("%d cores: batch of %d in %d parts", be.cores(), B, n)
 		}
+		var losses [][]float32
 		m.ZeroGrad()
-		if err := m.Backward(1); err != nil {
-			t.Fatal(err)
+		for _, b := range batches {
+			if _, err := m.Forward(b[0], b[1], B, T); err != nil {
+				t.Fatal(err)
+			}
+			losses = append(losses, append([]float32(nil), m.Acts.Losses.Host...))
+			if err := m.Backward(0.5); err != nil {
+				t.Fatal(err)
+			}
 		}
+		return m, losses
 	}
-	l64, l32 := b64.s(m64.Acts.Losses), m32.Acts.Losses.Host
-	for i := range l64 {
-		if d := math.Abs(l64[i] - float64(l32[i])); d > 1e-5*math.Abs(l64[i]) {
-			t.Fatalf("loss[%d]: float32 %g, float64 %g", i, l32[i], l64[i])
+	one, oneLosses := run(CPU{on: oneCore})
+	split, splitLosses := run(CPU{on: 3})
+	again, _ := run(CPU{on: 3})
+	for i := range oneLosses {
+		for j := range oneLosses[i] {
+			if oneLosses[i][j] != splitLosses[i][j] {
+				t.Fatalf("batch %d loss[%d]: split %g, one core %g", i, j, splitLosses[i][j], oneLosses[i][j])
+			}
 		}
-	}
-	relErr := func(a []float64, b []float32) float64 { // ‖a−b‖ / ‖a‖
-		var num, den float64
-		for i := range a {
-			num += (a[i] - float64(b[i])) * (a[i] - float64(b[i]))
-			den += a[i] * a[i]
-		}
-		return math.Sqrt(num / den)
-	}
-	if e := relErr(b64.s(m64.Acts.Logits), m32.Acts.Logits.Host); e > 1e-5 {
-		t.Errorf("logits: relative error %g", e)
 	}
 	for _, ts := range cfg.Tensors() {
-		g64 := b64.s(m64.Grads.All)[ts.Offset : ts.Offset+ts.Size()]
-		g32 := m32.Grads.All.Host[ts.Offset : ts.Offset+ts.Size()]
-		if e := relErr(g64, g32); e > 1e-4 {
-			t.Errorf("%s: gradient relative error %g", ts.Name, e)
+		g1 := one.Grads.All.Host[ts.Offset : ts.Offset+ts.Size()]
+		gs := split.Grads.All.Host[ts.Offset : ts.Offset+ts.Size()]
+		var num, den float64
+		for i := range g1 {
+			num += float64(g1[i]-gs[i]) * float64(g1[i]-gs[i])
+			den += float64(g1[i]) * float64(g1[i])
+		}
+		if e := math.Sqrt(num / den); e > 1e-6 {
+			t.Errorf("%s: split gradient relative error %g", ts.Name, e)
+		}
+	}
+	for i, g := range split.Grads.All.Host {
+		if g != again.Grads.All.Host[i] {
+			t.Fatalf("gradient %d: %g, then %g on the same cores", i, g, again.Grads.All.Host[i])
+		}
+	}
+}
+
+// TestParts pins how many parts a batch is split into: one per core, at most one per row, and
+// only as many as the copies of the gradients allow (GPT-2 small: none); never on other backends.
+func TestParts(t *testing.T) {
+	nano, _ := NamedConfig("nano", 0, 0)
+	gpt2, _ := NamedConfig("gpt2", 50257, 1024)
+	mid := Config{VocabSize: 50257, Context: 1024, Layers: 8, Heads: 8, Dim: 512} // 51M: one copy
+	for _, tc := range []struct {
+		cfg      Config
+		be       Backend
+		B, parts int
+	}{
+		{nano, CPU{on: 8}, 64, 8},
+		{nano, CPU{on: 8}, 3, 3},
+		{nano, CPU{on: oneCore}, 64, 1},
+		{mid, CPU{on: 8}, 64, 2},
+		{gpt2, CPU{on: 2}, 64, 1},
+		{nano, newCPU64(), 64, 1},
+	} {
+		m := &Model{Config: tc.cfg, Backend: tc.be}
+		if got := len(m.parts(tc.B)); got != tc.parts {
+			t.Errorf("%d parameters, %s, batch %d: %d parts, want %d", tc.cfg.NumParams(), tc.be.Name(), tc.B, got, tc.parts)
 		}
 	}
 }

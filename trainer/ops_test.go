@@ -56,9 +56,9 @@ func TestEncoderGrad(t *testing.T) {
 	wte, wpe := rand64(rng, V*C, 1), rand64(rng, T*C, 1)
 	w := rand64(rng, B*T*C, 1)
 	out := make([]float64, B*T*C)
-	f := func() float64 { encoderForward(out, tokens, wte, wpe, B, T, C); return dot(out, w) }
+	f := func() float64 { encoderForward(allCores, out, tokens, wte, wpe, B, T, C); return dot(out, w) }
 	dwte, dwpe := make([]float64, V*C), make([]float64, T*C)
-	encoderBackward(dwte, dwpe, w, tokens, B, T, C)
+	encoderBackward(allCores, dwte, dwpe, w, tokens, B, T, C)
 	checkGrad(t, "dwte", wte, dwte, f)
 	checkGrad(t, "dwpe", wpe, dwpe, f)
 }
@@ -69,10 +69,13 @@ func TestLayerNormGrad(t *testing.T) {
 	inp, weight, bias := rand64(rng, N*C, 2), rand64(rng, C, 1), rand64(rng, C, 1)
 	w := rand64(rng, N*C, 1)
 	out, mean, rstd := make([]float64, N*C), make([]float64, N), make([]float64, N)
-	f := func() float64 { layernormForward(out, mean, rstd, inp, weight, bias, N, C); return dot(out, w) }
+	f := func() float64 {
+		layernormForward(allCores, out, mean, rstd, inp, weight, bias, N, C)
+		return dot(out, w)
+	}
 	f()
 	dinp, dweight, dbias := make([]float64, N*C), make([]float64, C), make([]float64, C)
-	layernormBackward(dinp, dweight, dbias, w, inp, weight, mean, rstd, N, C)
+	layernormBackward(allCores, dinp, dweight, dbias, w, inp, weight, mean, rstd, N, C)
 	checkGrad(t, "dinp", inp, dinp, f)
 	checkGrad(t, "dweight", weight, dweight, f)
 	checkGrad(t, "dbias", bias, dbias, f)
@@ -84,9 +87,9 @@ func TestMatmulGrad(t *testing.T) {
 	inp, weight, bias := rand64(rng, N*C, 1), rand64(rng, C*OC, 1), rand64(rng, OC, 1)
 	w := rand64(rng, N*OC, 1)
 	out := make([]float64, N*OC)
-	f := func() float64 { matmulForward(out, inp, weight, bias, N, C, OC); return dot(out, w) }
+	f := func() float64 { matmulForward(allCores, out, inp, weight, bias, N, C, OC); return dot(out, w) }
 	dinp, dweight, dbias := rand64(rng, N*C, 1), make([]float64, C*OC), make([]float64, OC) // dinp is overwritten
-	matmulBackward(dinp, dweight, dbias, w, inp, weight, N, C, OC)
+	matmulBackward(allCores, dinp, dweight, dbias, w, inp, weight, N, C, OC)
 	checkGrad(t, "dinp", inp, dinp, f)
 	checkGrad(t, "dweight", weight, dweight, f)
 	checkGrad(t, "dbias", bias, dbias, f)
@@ -107,7 +110,7 @@ func testAttentionGrad(t *testing.T) {
 	qkv := rand64(rng, B*T*3*C, 1)
 	w := rand64(rng, B*T*C, 1)
 	out, att := make([]float64, B*T*C), make([]float64, B*NH*T*T)
-	f := func() float64 { attentionForward(out, att, qkv, B, T, C, NH); return dot(out, w) }
+	f := func() float64 { attentionForward(allCores, out, att, qkv, B, T, C, NH); return dot(out, w) }
 	f()
 	for bh := range B * NH { // causal: each row sums to 1 over t2 ≤ t and is 0 above
 		for t1 := range T {
@@ -125,7 +128,7 @@ func testAttentionGrad(t *testing.T) {
 		}
 	}
 	dqkv := rand64(rng, B*T*3*C, 1) // overwritten
-	attentionBackward(dqkv, w, qkv, att, B, T, C, NH)
+	attentionBackward(allCores, dqkv, w, qkv, att, B, T, C, NH)
 	checkGrad(t, "dqkv", qkv, dqkv, f)
 }
 
@@ -134,12 +137,12 @@ func TestGeluGrad(t *testing.T) {
 	N := 20
 	inp, w := rand64(rng, N, 2), rand64(rng, N, 1)
 	out := make([]float64, N)
-	f := func() float64 { geluForward(out, inp, N); return dot(out, w) }
+	f := func() float64 { geluForward(allCores, out, inp, N); return dot(out, w) }
 	dinp := append([]float64(nil), w...) // in place, as the model calls it
-	geluBackward(dinp, inp, dinp, N)
+	geluBackward(allCores, dinp, inp, dinp, N)
 	checkGrad(t, "dinp", inp, dinp, f)
 	// a known value: gelu(1) with the tanh approximation
-	geluForward(out[:1], []float64{1}, 1)
+	geluForward(allCores, out[:1], []float64{1}, 1)
 	if math.Abs(out[0]-0.8411919906082768) > 1e-12 {
 		t.Errorf("gelu(1) = %.16g", out[0])
 	}
@@ -147,7 +150,7 @@ func TestGeluGrad(t *testing.T) {
 
 func TestResidual(t *testing.T) {
 	out := make([]float64, 3)
-	residualForward(out, []float64{1, 2, 3}, []float64{10, 20, 30}, 3)
+	residualForward(allCores, out, []float64{1, 2, 3}, []float64{10, 20, 30}, 3)
 	if out[0] != 11 || out[1] != 22 || out[2] != 33 {
 		t.Errorf("residual: %v", out)
 	}
@@ -159,9 +162,9 @@ func TestLogitsGrad(t *testing.T) {
 	inp, wte := rand64(rng, N*C, 1), rand64(rng, V*C, 1)
 	w := rand64(rng, N*V, 1)
 	logits := make([]float64, N*V)
-	f := func() float64 { logitsForward(logits, inp, wte, N, C, V); return dot(logits, w) }
+	f := func() float64 { logitsForward(allCores, logits, inp, wte, N, C, V); return dot(logits, w) }
 	dinp, dwte := make([]float64, N*C), make([]float64, V*C)
-	logitsBackward(dinp, dwte, w, inp, wte, N, C, V)
+	logitsBackward(allCores, dinp, dwte, w, inp, wte, N, C, V)
 	checkGrad(t, "dinp", inp, dinp, f)
 	checkGrad(t, "dwte", wte, dwte, f)
 }
@@ -174,7 +177,7 @@ func TestCrossEntropyGrad(t *testing.T) {
 	losses, probs := make([]float64, N), make([]float64, N*V)
 	const scale = 0.25
 	f := func() float64 {
-		crossEntropyForward(losses, probs, logits, targets, N, V)
+		crossEntropyForward(allCores, losses, probs, logits, targets, N, V)
 		var s float64
 		for _, l := range losses {
 			s += l
@@ -188,7 +191,7 @@ func TestCrossEntropyGrad(t *testing.T) {
 		}
 	}
 	dlogits := probs // in place, as the model calls it
-	crossEntropyBackward(dlogits, probs, targets, scale, N, V)
+	crossEntropyBackward(allCores, dlogits, probs, targets, scale, N, V)
 	checkGrad(t, "dlogits", logits, append([]float64(nil), dlogits...), f)
 }
 
@@ -197,7 +200,7 @@ func TestSumSquares(t *testing.T) {
 	for i := range x {
 		x[i] = 0.5
 	}
-	if got, want := sumSquares(x), 0.25*float64(len(x)); got != want {
+	if got, want := sumSquares(allCores, x), 0.25*float64(len(x)); got != want {
 		t.Errorf("sumSquares = %g, want %g", got, want)
 	}
 }

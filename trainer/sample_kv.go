@@ -45,10 +45,10 @@ func (kc *kvCache) next(token int32) ([]float32, error) {
 	t, p, hs := kc.n, kc.p, C/NH
 	scale := float32(1 / math.Sqrt(float64(hs)))
 	x := kc.x
-	encoderForward(x, []int32{token}, p.Wte.Host, p.Wpe.Host[t*C:], 1, 1, C)
+	encoderForward(allCores, x, []int32{token}, p.Wte.Host, p.Wpe.Host[t*C:], 1, 1, C)
 	for l, w := range p.Blocks {
-		layernormForward(kc.ln, kc.mean, kc.rstd, x, w.Ln1W.Host, w.Ln1B.Host, 1, C)
-		matmulForward(kc.qkv, kc.ln, w.QkvW.Host, w.QkvB.Host, 1, C, 3*C)
+		layernormForward(allCores, kc.ln, kc.mean, kc.rstd, x, w.Ln1W.Host, w.Ln1B.Host, 1, C)
+		matmulForward(allCores, kc.qkv, kc.ln, w.QkvW.Host, w.QkvB.Host, 1, C, 3*C)
 		keys, vals := kc.k[l*T*C:(l+1)*T*C], kc.v[l*T*C:(l+1)*T*C] // (T,C)
 		copy(keys[t*C:], kc.qkv[C:2*C])
 		copy(vals[t*C:], kc.qkv[2*C:])
@@ -77,16 +77,16 @@ func (kc *kvCache) next(token int32) ([]float32, error) {
 				}
 			}
 		}
-		matmulForward(kc.proj, kc.atty, w.AttProjW.Host, w.AttProjB.Host, 1, C, C)
-		residualForward(x, x, kc.proj, C)
-		layernormForward(kc.ln, kc.mean, kc.rstd, x, w.Ln2W.Host, w.Ln2B.Host, 1, C)
-		matmulForward(kc.fch, kc.ln, w.FcW.Host, w.FcB.Host, 1, C, 4*C)
-		geluForward(kc.fchGelu, kc.fch, 4*C)
-		matmulForward(kc.proj, kc.fchGelu, w.FcProjW.Host, w.FcProjB.Host, 1, 4*C, C)
-		residualForward(x, x, kc.proj, C)
+		matmulForward(allCores, kc.proj, kc.atty, w.AttProjW.Host, w.AttProjB.Host, 1, C, C)
+		residualForward(allCores, x, x, kc.proj, C)
+		layernormForward(allCores, kc.ln, kc.mean, kc.rstd, x, w.Ln2W.Host, w.Ln2B.Host, 1, C)
+		matmulForward(allCores, kc.fch, kc.ln, w.FcW.Host, w.FcB.Host, 1, C, 4*C)
+		geluForward(allCores, kc.fchGelu, kc.fch, 4*C)
+		matmulForward(allCores, kc.proj, kc.fchGelu, w.FcProjW.Host, w.FcProjB.Host, 1, 4*C, C)
+		residualForward(allCores, x, x, kc.proj, C)
 	}
-	layernormForward(kc.ln, kc.mean, kc.rstd, x, p.LnfW.Host, p.LnfB.Host, 1, C)
-	logitsForward(kc.logits, kc.ln, p.Wte.Host, 1, C, V)
+	layernormForward(allCores, kc.ln, kc.mean, kc.rstd, x, p.LnfW.Host, p.LnfB.Host, 1, C)
+	logitsForward(allCores, kc.logits, kc.ln, p.Wte.Host, 1, C, V)
 	kc.n++
 	return kc.logits, nil
 }

@@ -5,7 +5,8 @@ package trainer
 import "golang.org/x/sys/cpu"
 
 // The AVX2 + FMA assembly: the matrix multiply's micro-kernel (gemm_amd64.s), GELU
-// (gelu_amd64.s) and the softmaxes' exp (exp_amd64.s), used where the CPU has both extensions.
+// (gelu_amd64.s), the softmaxes' exp (exp_amd64.s) and AdamW (adamw_amd64.s), used where the
+// CPU has both extensions.
 
 // kernelAVX2 is the micro-kernel: the 6×16 tile of c lives in 12 ymm registers while k rank-1
 // updates stream through.
@@ -27,6 +28,11 @@ func geluAVX2(out, inp *float32, n int, k *[geluConstN][8]float32)
 //
 //go:noescape
 func geluBackwardAVX2(dinp, inp, dout *float32, n int, k *[geluConstN][8]float32)
+
+// adamWAVX2 is adamWVec over n values, n a multiple of 8.
+//
+//go:noescape
+func adamWAVX2(params, m, v, grads *float32, n int, k *[adamWConstN][8]float32)
 
 // expSumAVX2 is expSumVec over n values, n a multiple of 8.
 //
@@ -60,6 +66,12 @@ func init() {
 			sum += e
 		}
 		return sum
+	}
+	adamWVec = func(params, m, v, grads []float32, k *[adamWConstN][8]float32) {
+		if n := len(params) &^ 7; n > 0 {
+			_, _, _ = m[n-1], v[n-1], grads[n-1]
+			adamWAVX2(&params[0], &m[0], &v[0], &grads[0], n, k)
+		}
 	}
 	geluBackwardVec = func(dinp, inp, dout []float32) {
 		if n := len(inp) &^ 7; n > 0 {
