@@ -695,7 +695,7 @@ func TestCleanBigPage(t *testing.T) {
 
 	stats := filepath.Join(dir, "stats.json")
 	cmd := exec.Command(pipeBin, "clean", "--steps", "extract", "--threads", "1", "--stats", stats, in)
-	cmd.Env = append(os.Environ(), "GODEBUG=gctrace=1")
+	cmd.Env = append(os.Environ(), "GODEBUG=gctrace=1", "GOGC=25") // collections often enough to see the peak
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
