@@ -110,6 +110,8 @@ func NewSource(r io.Reader, name string) (*Source, error) {
 	switch {
 	case len(head) == 0:
 		s.format = FormatEmpty
+	case compression != "" && len(content) == 0 && decompressesToNothing(head, len(head) < sniffLen):
+		s.format = FormatEmpty // a compressed empty file (a rank whose documents were all dropped)
 	case bytes.HasPrefix(content, []byte("WARC/")):
 		if compression == "zstd" {
 			return nil, fmt.Errorf("%s: a zstd-compressed WARC file: only plain and gzipped WARC files are read", name)
@@ -156,6 +158,24 @@ func decompressHead(head []byte) ([]byte, string) {
 	buf := make([]byte, 256)
 	n, _ := io.ReadFull(rd, buf)
 	return buf[:n], comp
+}
+
+// decompressesToNothing reports whether head, the whole input when whole is
+// true, is a gzip or zstd stream that decodes, without error, to no bytes.
+func decompressesToNothing(head []byte, whole bool) bool {
+	if !whole {
+		return false
+	}
+	rc, err := docio.Decompress(bytes.NewReader(head), "")
+	if err != nil {
+		return false
+	}
+	defer rc.Close()
+	n, err := rc.Read(make([]byte, 1))
+	for n == 0 && err == nil {
+		n, err = rc.Read(make([]byte, 1))
+	}
+	return n == 0 && err == io.EOF
 }
 
 // looksJSONL reports whether b starts as a JSON object does, after an

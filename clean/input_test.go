@@ -40,6 +40,10 @@ func TestSourceFormats(t *testing.T) {
 	zw.Close()
 	enc, _ := zstd.NewWriter(nil)
 	zst := enc.EncodeAll([]byte(jsonl), nil)
+	var gzEmptyBuf bytes.Buffer // what a writer leaves when every document was dropped
+	zw = gzip.NewWriter(&gzEmptyBuf)
+	zw.Close()
+	gzEmpty := gzEmptyBuf.Bytes()
 
 	var w bytes.Buffer
 	ww := warc.NewWriter(&w)
@@ -75,6 +79,8 @@ func TestSourceFormats(t *testing.T) {
 		{"warc.gz", FormatWARC, w.Bytes(), []string{"https://a/", "https://b/"}},
 		{"warc", FormatWARC, plain.Bytes(), []string{"https://a/", "https://b/"}},
 		{"empty", FormatEmpty, nil, nil},
+		{"empty.gz", FormatEmpty, gzEmpty, nil},
+		{"empty.zst", FormatEmpty, enc.EncodeAll(nil, nil), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			format, docs := readSource(t, tc.data, "x")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -471,9 +470,6 @@ func sources(inputs []string, maxHTML int) func(closeOnly bool) (*clean.Doc, err
 				s, err := clean.NewSource(r, name)
 				if err != nil {
 					closeCur()
-					if errors.Is(err, clean.ErrUnknownFormat) && name != "stdin" && emptyInput(name) {
-						continue // compressed nothing (a rank whose documents were all dropped): no documents
-					}
 					return nil, err
 				}
 				s.MaxHTMLBytes = maxHTML
@@ -490,17 +486,6 @@ func sources(inputs []string, maxHTML int) func(closeOnly bool) (*clean.Doc, err
 			return d, err
 		}
 	}
-}
-
-// emptyInput says whether a file decompresses to nothing.
-func emptyInput(path string) bool {
-	r, err := docio.Open(path)
-	if err != nil {
-		return false
-	}
-	defer r.Close()
-	n, err := r.Read(make([]byte, 1))
-	return n == 0 && err == io.EOF
 }
 
 func newCleanDedupBuckets() *cobra.Command {
