@@ -616,7 +616,11 @@ type LangScore struct {
 // probable first. Line breaks count as spaces (as datatrove feeds
 // fastText).
 func (m *LangID) Predict(text string) []LangScore {
-	out := m.scores(text)
+	return byScore(m.scores(text))
+}
+
+// byScore sorts scores most probable first, keeping the order of equals.
+func byScore(out []LangScore) []LangScore {
 	slices.SortStableFunc(out, func(a, b LangScore) int {
 		switch {
 		case a.Score > b.Score:

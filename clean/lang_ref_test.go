@@ -100,17 +100,7 @@ func (r *refLangID) hidden(text string) []float32 {
 }
 
 func (r *refLangID) predict(text string) []LangScore {
-	out := r.m.scoresOf(r.hidden(text)) // the same tree walk: the reference is of the hidden vector
-	slices.SortStableFunc(out, func(a, b LangScore) int {
-		switch {
-		case a.Score > b.Score:
-			return -1
-		case a.Score < b.Score:
-			return 1
-		}
-		return 0
-	})
-	return out
+	return byScore(r.m.scoresOf(r.hidden(text))) // the same tree walk: the reference is of the hidden vector
 }
 
 // langOracleTexts are texts that reach every path: dictionary words,
