@@ -202,15 +202,24 @@ func (c *cudaDevice) memset32(dst uintptr, v uint32, n int) error {
 func (c *cudaDevice) sync() error { return c.d.check("cuCtxSynchronize", c.d.cuCtxSynchronize()) }
 
 // launch passes each argument as cuLaunchKernel wants it: an array of pointers to the values.
-// The values live in one Go slice (8 bytes each, 4-byte ones in the low half); the Go heap does
-// not move, and the slices stay alive over the call.
 func (c *cudaDevice) launch(s *kernelSig, grid, block [3]uint32, args []any) error {
 	fn, ok := c.fns[s.name]
 	if !ok {
 		return fmt.Errorf("kernel %s: not loaded", s.name)
 	}
-	vals := make([]uint64, len(args)+1)
-	ptrs := make([]uintptr, len(args)+1)
+	vals, ptrs := packArgs(args)
+	r := c.d.cuLaunchKernel(fn, grid[0], grid[1], grid[2], block[0], block[1], block[2], 0, 0, unsafe.Pointer(&ptrs[0]), nil)
+	runtime.KeepAlive(vals)
+	runtime.KeepAlive(ptrs)
+	return c.d.check(fmt.Sprintf("cuLaunchKernel %s grid %v block %v", s.name, grid, block), r)
+}
+
+// packArgs lays out kernel arguments as cuLaunchKernel takes them: vals holds each value in 8
+// bytes (4-byte ones in the low half), ptrs[i] points at vals[i]. Both are on the Go heap, which
+// does not move; the caller keeps them alive over the launch.
+func packArgs(args []any) (vals []uint64, ptrs []uintptr) {
+	vals = make([]uint64, len(args)+1)
+	ptrs = make([]uintptr, len(args)+1)
 	for i, a := range args {
 		switch v := a.(type) {
 		case f32p:
@@ -230,10 +239,7 @@ func (c *cudaDevice) launch(s *kernelSig, grid, block [3]uint32, args []any) err
 		}
 		ptrs[i] = uintptr(unsafe.Pointer(&vals[i]))
 	}
-	r := c.d.cuLaunchKernel(fn, grid[0], grid[1], grid[2], block[0], block[1], block[2], 0, 0, unsafe.Pointer(&ptrs[0]), nil)
-	runtime.KeepAlive(vals)
-	runtime.KeepAlive(ptrs)
-	return c.d.check(fmt.Sprintf("cuLaunchKernel %s grid %v block %v", s.name, grid, block), r)
+	return vals, ptrs
 }
 
 func elemSize(k argKind) uint64 {

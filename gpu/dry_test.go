@@ -40,9 +40,15 @@ func (d *dryDevice) alloc(kind argKind, n int) (uintptr, error) {
 	p := d.next
 	bytes := uintptr(max(n, 1)) * uintptr(elemSize(kind))
 	d.next += (bytes + 255) &^ 255
-	d.allocs[p] = dryAlloc{kind: kind, bytes: bytes}
-	d.bases = append(d.bases, p)
+	d.record(p, kind, bytes)
 	return p, nil
+}
+
+// record notes an allocation of bytes at p.
+func (d *dryDevice) record(p uintptr, kind argKind, bytes uintptr) {
+	d.allocs[p] = dryAlloc{kind: kind, bytes: bytes}
+	i := sort.Search(len(d.bases), func(i int) bool { return d.bases[i] > p })
+	d.bases = append(d.bases[:i], append([]uintptr{p}, d.bases[i:]...)...)
 }
 
 func (d *dryDevice) free(p uintptr) {
@@ -247,7 +253,10 @@ func colMajorGemm(A, B, C colMajor, a, b, c []float64, k, batch int, beta float6
 					s += at(A, a, bi, i, p) * at(B, b, bi, p, j)
 				}
 				o := int64(bi)*C.stride + int64(i+j*C.ld)
-				c[o] = s + beta*c[o]
+				if beta != 0 { // with beta 0, C is not read (it may hold NaN)
+					s += beta * c[o]
+				}
+				c[o] = s
 			}
 		}
 	}

@@ -87,7 +87,7 @@ func newGPU(dev device, c *cudaDevice) (*GPU, error) {
 // Describe names the device and the libraries in use.
 func (g *GPU) Describe() string {
 	if g.cuda == nil {
-		return "dry device"
+		return "no GPU: a dry or emulated device"
 	}
 	c := g.cuda
 	return fmt.Sprintf("%s (%s, %d SMs, %d MiB), driver %d.%d, NVRTC %s, libraries %v", c.Name, c.Arch, c.SMs, c.TotalMem>>20,

