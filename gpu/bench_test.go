@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"os"
+	"sort"
 	"testing"
 	"time"
 
@@ -48,13 +49,10 @@ func TestBenchGPT2(t *testing.T) {
 	m.Init(1)
 	rng := rand.New(rand.NewPCG(1, 1))
 	tokens, targets := randIDs(rng, B*T, cfg.VocabSize), randIDs(rng, B*T, cfg.VocabSize)
-	step := func() float32 {
+	step := func() float32 { // as trainer.Train takes one
 		m.ZeroGrad()
-		loss, err := m.Forward(tokens, targets, B, T)
+		loss, err := m.ForwardBackward(tokens, targets, B, T, 1)
 		if err != nil {
-			t.Fatal(err)
-		}
-		if err := m.Backward(1); err != nil {
 			t.Fatal(err)
 		}
 		m.Update(trainer.DefaultAdamW, 3e-4)
@@ -79,11 +77,62 @@ func TestBenchGPT2(t *testing.T) {
 	if peak := g.PeakTFLOPS(); peak > 0 {
 		res["mfu"] = flops * tokPerS / (peak * 1e12)
 	}
+	// one more step, profiled: where the time goes, kernel by kernel
+	g.StartProfile()
+	step()
+	var prof []profileRow
+	for name, e := range g.Profile() {
+		prof = append(prof, profileRow{name, float64(e.Time.Microseconds()) / 1e3, e.Calls})
+	}
+	g.profile = nil
+	sort.Slice(prof, func(i, j int) bool { return prof[i].MS > prof[j].MS })
+	res["profile"] = prof
 	line, _ := json.Marshal(res)
 	t.Logf("%s", line)
 	if out := os.Getenv("PIPE_BENCH_OUT"); out != "" {
 		if err := os.WriteFile(out, append(line, '\n'), 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+type profileRow struct {
+	Name  string  `json:"name"`
+	MS    float64 `json:"ms"`
+	Calls int     `json:"calls"`
+}
+
+// TestProfile checks the profile's table on a small model's forward pass: each kernel counted
+// as often as it runs (LayerNorm twice a layer and once at the end), the products by shape.
+func TestProfile(t *testing.T) {
+	g := openGPU(t)
+	var err error
+	defer func() {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}()
+	defer Recover(&err)
+	cfg := trainer.Config{VocabSize: 101, Context: 16, Layers: 2, Heads: 2, Dim: 64}
+	m, err := trainer.New(cfg, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Init(1)
+	tokens := make([]int32, 3*16)
+	g.StartProfile()
+	defer func() { g.profile = nil }()
+	if _, err := m.Forward(tokens, nil, 3, 16); err != nil {
+		t.Fatal(err)
+	}
+	p := g.Profile()
+	if e := p["layernorm_forward"]; e.Calls != 2*cfg.Layers+1 || e.Time <= 0 {
+		t.Errorf("layernorm_forward: %+v, want %d calls", e, 2*cfg.Layers+1)
+	}
+	if e := p["gemm 48x192x64"]; e.Calls != cfg.Layers { // the qkv product of each layer
+		t.Errorf("gemm 48x192x64: %+v, want %d calls; table %v", e, cfg.Layers, p)
+	}
+	if e := p["gemm 16x16x32×6"]; e.Calls != cfg.Layers { // q·kᵀ per (batch, head)
+		t.Errorf("gemm 16x16x32×6: %+v, want %d calls; table %v", e, cfg.Layers, p)
 	}
 }

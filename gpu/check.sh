@@ -118,6 +118,14 @@ p = load("bench-torch.json")
 if p:
     print(f"| PyTorch {p.get('torch')} compile+bf16 | {p['batch']} | {p['tokens_per_s']:.0f} | {p.get('mfu')} |")
 print()
+if g and g.get("profile"):
+    total = sum(r["ms"] for r in g["profile"]) or 1
+    print("### One GPT-2 step, kernel by kernel (synchronised after each: slower than the timed steps)\n")
+    print("| kernel or product | ms | calls | share |")
+    print("|---|---|---|---|")
+    for r in g["profile"][:30]:
+        print(f"| {r['name']} | {r['ms']:.2f} | {r['calls']} | {r['ms'] / total:.1%} |")
+    print(f"\nall: {total:.1f} ms\n")
 for name in ("ops", "training"):
     try:
         log = open(os.path.join(out, "logs", name + ".log")).read()

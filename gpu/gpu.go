@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"time"
 	"unsafe"
 
 	"github.com/pipe-dev/pipe/trainer"
@@ -26,9 +27,43 @@ type GPU struct {
 	cuda    *cudaDevice // nil on a dry device
 	sigs    map[string]*kernelSig
 	scratch map[string]scratchBuf
+	profile map[string]ProfileEntry // nil unless profiling
 }
 
-var _ trainer.Backend = (*GPU)(nil)
+// ProfileEntry is the time one kernel (or the products of one shape) took while profiling,
+// and how many times it ran.
+type ProfileEntry struct {
+	Time  time.Duration
+	Calls int
+}
+
+// StartProfile makes every later launch and product wait for the device before and after it,
+// and add its time to Profile's table: slower, but it says where a step's time goes.
+func (g *GPU) StartProfile() { g.profile = map[string]ProfileEntry{} }
+
+// Profile is the table since StartProfile, by kernel name and "gemm MxNxK×batch".
+func (g *GPU) Profile() map[string]ProfileEntry { return g.profile }
+
+// timed runs f, adding its time under name when profiling.
+func (g *GPU) timed(name string, f func()) {
+	if g.profile == nil {
+		f()
+		return
+	}
+	g.must(g.dev.sync())
+	start := time.Now()
+	f()
+	g.must(g.dev.sync())
+	e := g.profile[name]
+	e.Time += time.Since(start)
+	e.Calls++
+	g.profile[name] = e
+}
+
+var (
+	_ trainer.Backend         = (*GPU)(nil)
+	_ trainer.FusedClassifier = (*GPU)(nil)
+)
 
 type scratchBuf struct {
 	p    uintptr
@@ -126,7 +161,7 @@ func TrainBytes(cfg trainer.Config, B, T int) uint64 {
 	V, L, C, NH := uint64(cfg.VocabSize), uint64(cfg.Layers), uint64(cfg.Dim), uint64(cfg.Heads)
 	N, P := uint64(B*T), uint64(cfg.NumParams())
 	att := uint64(B) * NH * uint64(T) * uint64(T)
-	acts := N*C + L*(N*C*7+N*3*C+N*8*C+4*N+att) + N*C + 3*N + 2*N*V + N*C*2 + N*3*C + N*4*C
+	acts := N*C + L*(N*C*7+N*3*C+N*8*C+4*N+att) + N*C + 3*N + N*V + N*C*2 + N*3*C + N*4*C
 	scratch := att*(2+4+2) + N*C*(2*3+4+2+4*3) + 2*max(N*V, N*4*C) + 2*max(V*C, 4*C*C) + 2*N*4*C + 32<<20
 	return 4*(4*P+acts) + scratch
 }
@@ -220,7 +255,7 @@ func (g *GPU) launch(name string, grid, block [3]uint32, args ...any) {
 		g.must(fmt.Errorf("no kernel %s", name))
 	}
 	g.must(s.check(args))
-	g.must(g.dev.launch(s, grid, block, args))
+	g.timed(name, func() { g.must(g.dev.launch(s, grid, block, args)) })
 }
 
 func (g *GPU) Name() string { return "cuda" }
@@ -460,4 +495,13 @@ func (g *GPU) AdamW(params, m, v trainer.Buf, grads trainer.Buf, a trainer.AdamW
 		a.WeightDecay, a.GradScale, inv1, inv2)
 }
 
-func (g *GPU) gemm(a gemmArgs) { g.must(g.dev.gemm(a)) }
+func (g *GPU) gemm(a gemmArgs) {
+	name := ""
+	if g.profile != nil {
+		name = fmt.Sprintf("gemm %dx%dx%d", a.M, a.N, a.K)
+		if a.batch > 1 {
+			name += fmt.Sprintf("×%d", a.batch)
+		}
+	}
+	g.timed(name, func() { g.must(g.dev.gemm(a)) })
+}

@@ -353,16 +353,29 @@ func TestGPUModel(t *testing.T) {
 	}
 	want, got := make([]float32, cpu.Grads.All.N), make([]float32, gm.Grads.All.N)
 	cpu.Backend.Download(want, cpu.Grads.All)
-	gm.Backend.Download(got, gm.Grads.All)
-	worst := 0.0
-	for _, ts := range cfg.Tensors() {
-		e := relErr(got[ts.Offset:ts.Offset+ts.Size()], want[ts.Offset:ts.Offset+ts.Size()])
-		worst = max(worst, e)
-		if !(e <= 2e-2) {
-			t.Errorf("gradient of %s: rel err %.3e", ts.Name, e)
+	compare := func(how string) {
+		gm.Backend.Download(got, gm.Grads.All)
+		worst := 0.0
+		for _, ts := range cfg.Tensors() {
+			e := relErr(got[ts.Offset:ts.Offset+ts.Size()], want[ts.Offset:ts.Offset+ts.Size()])
+			worst = max(worst, e)
+			if !(e <= 2e-2) {
+				t.Errorf("%s: gradient of %s: rel err %.3e", how, ts.Name, e)
+			}
 		}
+		t.Logf("%s: worst gradient rel err %.2e over %d tensors", how, worst, len(cfg.Tensors()))
 	}
-	t.Logf("worst gradient rel err %.2e over %d tensors", worst, len(cfg.Tensors()))
+	compare("Forward, Backward")
+	// the training loop's way: the fused classifier, no probabilities
+	gm.ZeroGrad()
+	loss, err := gm.ForwardBackward(tokens, targets, B, T, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(float64(loss-lc)) > 1e-2*math.Abs(float64(lc)) {
+		t.Errorf("ForwardBackward loss: gpu %v, cpu %v", loss, lc)
+	}
+	compare("ForwardBackward")
 }
 
 // TestGPUTraining trains the nano model on the sort task for 300 steps on both backends from

@@ -36,7 +36,7 @@ type Activations struct {
 	LnfMean        Buf // (B,T)
 	LnfRstd        Buf // (B,T)
 	Logits         Buf // (B,T,V)
-	Probs          Buf // (B,T,V) softmax of the logits; the backward pass turns it into dlogits
+	Probs          Buf // (B,T,V) softmax of the logits, which Backward turns into dlogits; allocated apart, by the first Forward with targets
 	Losses         Buf // (B,T)
 	dResidual      Buf // (B,T,C) gradient of the residual stream, flowing back through the layers
 	dBTC           Buf // (B,T,C) scratch gradient: of ln_f, ln_2, attention output, ln_1 in turn
@@ -147,7 +147,6 @@ func (m *Model) allocActs(B, T int) {
 	take(&a.LnfMean, N)
 	take(&a.LnfRstd, N)
 	take(&a.Logits, N*V)
-	take(&a.Probs, N*V)
 	take(&a.Losses, N)
 	take(&a.dResidual, N*C)
 	take(&a.dBTC, N*C)
@@ -157,7 +156,7 @@ func (m *Model) allocActs(B, T int) {
 	for _, n := range sizes {
 		total += n
 	}
-	m.Acts = Activations{} // let the old allocation go first
+	m.freeActs() // let the old allocations go first
 	a.All = m.Backend.Alloc(total)
 	off := 0
 	for i, b := range bufs {
@@ -169,6 +168,29 @@ func (m *Model) allocActs(B, T int) {
 	m.losses = make([]float32, N)
 }
 
+// freer is a Backend whose buffers must be released (a GPU's); the CPU's are garbage collected.
+type freer interface{ Free(Buf) }
+
+// freeActs releases the activations, before they are made again for another shape.
+func (m *Model) freeActs() {
+	if f, ok := m.Backend.(freer); ok {
+		for _, b := range []Buf{m.Acts.All, m.Acts.Probs} {
+			if b.N > 0 {
+				f.Free(b)
+			}
+		}
+	}
+	m.Acts = Activations{}
+}
+
+// FusedClassifier is a Backend that computes the loss and its gradient in one pass over the
+// logits (N,V), never storing the probabilities: losses (N) as CrossEntropyForward, and the
+// logits become dlogits = scale · (softmax − onehot(targets)) in place, 0 in the rows of
+// negative targets. ForwardBackward uses it; the CPU reference has none.
+type FusedClassifier interface {
+	ClassifierFused(logits, losses Buf, targets []int32, scale float32, N, V int)
+}
+
 // IgnoreTarget is a target that has no loss, as PyTorch's ignore_index: the positions of a
 // row that the model reads but is not asked to predict.
 const IgnoreTarget = -1
@@ -178,21 +200,12 @@ const IgnoreTarget = -1
 // targets it computes the logits only and returns -1. On the CPU a small model's batch runs
 // as parts of rows, one per core (parts).
 func (m *Model) Forward(tokens, targets []int32, B, T int) (float32, error) {
-	c := m.Config
-	V := c.VocabSize
-	if B < 1 || T < 1 || T > c.Context {
-		return 0, fmt.Errorf("batch %d×%d: want at least 1×1 and at most %d tokens a row", B, T, c.Context)
-	}
-	if err := checkTokens("token", tokens, B*T, V); err != nil {
+	if err := m.prepare(tokens, targets, B, T); err != nil {
 		return 0, err
 	}
-	if targets != nil {
-		if err := checkTargets(targets, B*T, V); err != nil {
-			return 0, err
-		}
+	if targets != nil && m.Acts.Probs.N == 0 {
+		m.Acts.Probs = m.Backend.Alloc(B * T * m.Config.VocabSize)
 	}
-	m.allocActs(B, T)
-	m.tokens, m.targets = tokens, targets
 	parts := m.parts(B)
 	runParts(len(parts), func(i int) {
 		b0, b1 := i*B/len(parts), (i+1)*B/len(parts)
@@ -200,31 +213,95 @@ func (m *Model) Forward(tokens, targets []int32, B, T int) (float32, error) {
 		if targets != nil {
 			tg = targets[b0*T : b1*T]
 		}
-		m.forward(parts[i], m.Acts.rows(b0, b1, B), tokens[b0*T:b1*T], tg, b1-b0, T)
+		m.forward(parts[i], m.Acts.rows(b0, b1, B), tokens[b0*T:b1*T], tg, b1-b0, T, nil, 0)
 	})
 	if targets == nil {
 		return -1, nil
 	}
-	m.Backend.Download(m.losses, m.Acts.Losses)
-	var sum float64
-	for _, x := range m.losses {
-		sum += float64(x)
+	return m.meanLoss(), nil
+}
+
+// ForwardBackward is Forward then Backward(scale) for a batch with targets. On a backend with
+// a FusedClassifier, the loss and the gradient of the logits come from one pass in the forward
+// pass, and the probabilities (B,T,V) are never stored.
+func (m *Model) ForwardBackward(tokens, targets []int32, B, T int, scale float32) (float32, error) {
+	fc, ok := m.Backend.(FusedClassifier)
+	if !ok || targets == nil || len(m.parts(B)) > 1 {
+		loss, err := m.Forward(tokens, targets, B, T)
+		if err != nil {
+			return 0, err
+		}
+		return loss, m.Backward(scale)
 	}
+	if err := m.prepare(tokens, targets, B, T); err != nil {
+		return 0, err
+	}
+	m.forward(m.Backend, m.Acts, tokens, targets, B, T, fc, scale/float32(max(m.counted, 1)))
+	loss := m.meanLoss()
+	m.backward(m.Backend, m.Grads, m.Acts, tokens, targets, 0, B, T, true)
+	m.targets = nil
+	return loss, nil
+}
+
+// Loss is Forward's mean loss, for evaluation: on a backend with a FusedClassifier the fused
+// classifier computes it with scale 0, overwriting the logits, so that evaluating a training
+// batch never stores the probabilities either.
+func (m *Model) Loss(tokens, targets []int32, B, T int) (float32, error) {
+	fc, ok := m.Backend.(FusedClassifier)
+	if !ok || targets == nil || len(m.parts(B)) > 1 {
+		return m.Forward(tokens, targets, B, T)
+	}
+	if err := m.prepare(tokens, targets, B, T); err != nil {
+		return 0, err
+	}
+	m.forward(m.Backend, m.Acts, tokens, targets, B, T, fc, 0)
+	m.targets = nil // the logits are gone: no Backward
+	return m.meanLoss(), nil
+}
+
+// prepare checks a batch, sizes the activations for it and notes its tokens and targets.
+func (m *Model) prepare(tokens, targets []int32, B, T int) error {
+	c := m.Config
+	V := c.VocabSize
+	if B < 1 || T < 1 || T > c.Context {
+		return fmt.Errorf("batch %d×%d: want at least 1×1 and at most %d tokens a row", B, T, c.Context)
+	}
+	if err := checkTokens("token", tokens, B*T, V); err != nil {
+		return err
+	}
+	if targets != nil {
+		if err := checkTargets(targets, B*T, V); err != nil {
+			return err
+		}
+	}
+	m.allocActs(B, T)
+	m.tokens, m.targets = tokens, targets
 	m.counted = 0
 	for _, t := range targets {
 		if t != IgnoreTarget {
 			m.counted++
 		}
 	}
+	return nil
+}
+
+// meanLoss is the mean of the losses of the last forward pass over its counted targets.
+func (m *Model) meanLoss() float32 {
 	if m.counted == 0 {
-		return 0, nil
+		return 0
 	}
-	return float32(sum / float64(m.counted)), nil
+	m.Backend.Download(m.losses, m.Acts.Losses)
+	var sum float64
+	for _, x := range m.losses {
+		sum += float64(x)
+	}
+	return float32(sum / float64(m.counted))
 }
 
 // forward runs the layers on be over tokens (B,T) into acts, and the loss when there are
-// targets: Forward's work for the rows that acts holds.
-func (m *Model) forward(be Backend, acts Activations, tokens, targets []int32, B, T int) {
+// targets: Forward's work for the rows that acts holds. With fc, the loss comes from the fused
+// classifier, which leaves in acts.Logits the gradient of scale × the summed loss.
+func (m *Model) forward(be Backend, acts Activations, tokens, targets []int32, B, T int, fc FusedClassifier, scale float32) {
 	c, p := m.Config, m.Params
 	V, L, NH, C := c.VocabSize, c.Layers, c.Heads, c.Dim
 	N := B * T
@@ -246,7 +323,10 @@ func (m *Model) forward(be Backend, acts Activations, tokens, targets []int32, B
 	}
 	be.LayerNormForward(acts.Lnf, acts.LnfMean, acts.LnfRstd, residual, p.LnfW, p.LnfB, N, C)
 	be.LogitsForward(acts.Logits, acts.Lnf, p.Wte, N, C, V)
-	if targets != nil {
+	switch {
+	case targets != nil && fc != nil:
+		fc.ClassifierFused(acts.Logits, acts.Losses, targets, scale, N, V)
+	case targets != nil:
 		be.CrossEntropyForward(acts.Losses, acts.Probs, acts.Logits, targets, N, V)
 	}
 }
@@ -299,7 +379,7 @@ func (m *Model) Backward(scale float32) error {
 			parts[i].Zero(g.All)
 		}
 		m.backward(parts[i], g, m.Acts.rows(b0, b1, B), m.tokens[b0*T:b1*T], m.targets[b0*T:b1*T],
-			scale/float32(max(m.counted, 1)), b1-b0, T)
+			scale/float32(max(m.counted, 1)), b1-b0, T, false)
 	})
 	if len(parts) > 1 {
 		addGrads(m.Grads.All, m.partGrads[:len(parts)-1])
@@ -309,14 +389,18 @@ func (m *Model) Backward(scale float32) error {
 }
 
 // backward adds to g the gradient of scale × the summed loss of the rows that acts holds,
-// on be: Backward's work for those rows.
-func (m *Model) backward(be Backend, g Params, acts Activations, tokens, targets []int32, scale float32, B, T int) {
+// on be: Backward's work for those rows. fused says that the forward pass's fused classifier
+// has left the gradient of the logits in acts.Logits already (scale is then unused).
+func (m *Model) backward(be Backend, g Params, acts Activations, tokens, targets []int32, scale float32, B, T int, fused bool) {
 	c, p := m.Config, m.Params
 	V, L, NH, C := c.VocabSize, c.Layers, c.Heads, c.Dim
 	N := B * T
 
-	dlogits := acts.Probs // in place: probs are not needed again
-	be.CrossEntropyBackward(dlogits, acts.Probs, targets, scale, N, V)
+	dlogits := acts.Logits
+	if !fused {
+		dlogits = acts.Probs // in place: probs are not needed again
+		be.CrossEntropyBackward(dlogits, acts.Probs, targets, scale, N, V)
+	}
 	dlnf := acts.dBTC
 	be.LogitsBackward(dlnf, g.Wte, dlogits, acts.Lnf, p.Wte, N, C, V)
 	dresidual := acts.dResidual // the gradient of the last block's output, then of each block's input

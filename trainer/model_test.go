@@ -389,3 +389,73 @@ func TestForwardErrors(t *testing.T) {
 		t.Errorf("forward without targets: %g, %v", loss, err)
 	}
 }
+
+// fusedCPU is the CPU backend with a fused classifier made of its own two loss functions, so
+// that ForwardBackward's fused path (the one the GPU takes) runs against the reference.
+type fusedCPU struct {
+	CPU
+	calls int
+}
+
+func (f *fusedCPU) ClassifierFused(logits, losses Buf, targets []int32, scale float32, N, V int) {
+	f.calls++
+	probs := f.Alloc(N * V)
+	f.CrossEntropyForward(losses, probs, logits, targets, N, V)
+	f.CrossEntropyBackward(logits, probs, targets, scale, N, V)
+}
+
+// TestForwardBackwardFused checks that ForwardBackward through a backend's fused classifier
+// gives the loss and gradients of Forward then Backward, accumulated over two micro-batches with
+// scale 1/2 and an ignored target, and that it never allocates the probabilities.
+func TestForwardBackwardFused(t *testing.T) {
+	cfg := Config{VocabSize: 37, Context: 16, Layers: 2, Heads: 2, Dim: 32}
+	rng := rand.New(rand.NewPCG(9, 9))
+	B, T := 3, 16
+	var batches [2][2][]int32
+	for i := range batches {
+		batches[i] = [2][]int32{randTokens(rng, B*T, cfg.VocabSize), randTokens(rng, B*T, cfg.VocabSize)}
+	}
+	batches[1][1][4] = IgnoreTarget
+	fused := &fusedCPU{CPU: CPU{on: oneCore}}
+	ref, _ := New(cfg, CPU{on: oneCore})
+	got, _ := New(cfg, fused)
+	ref.Init(3)
+	got.Init(3)
+	ref.ZeroGrad()
+	got.ZeroGrad()
+	for i, b := range batches {
+		want, err := ref.Forward(b[0], b[1], B, T)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ref.Backward(0.5); err != nil {
+			t.Fatal(err)
+		}
+		loss, err := got.ForwardBackward(b[0], b[1], B, T, 0.5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if loss != want {
+			t.Errorf("batch %d: loss %v, Forward's %v", i, loss, want)
+		}
+	}
+	if fused.calls != 2 {
+		t.Errorf("the fused classifier ran %d times, want 2", fused.calls)
+	}
+	if got.Acts.Probs.N != 0 {
+		t.Errorf("ForwardBackward allocated the probabilities (%d values)", got.Acts.Probs.N)
+	}
+	for i, g := range got.Grads.All.Host {
+		if g != ref.Grads.All.Host[i] {
+			t.Fatalf("gradient %d: %g, Forward+Backward's %g", i, g, ref.Grads.All.Host[i])
+		}
+	}
+	if err := got.Backward(1); err == nil {
+		t.Error("Backward after ForwardBackward: no error (the logits hold gradients now)")
+	}
+	want, _ := ref.Forward(batches[1][0], batches[1][1], B, T)
+	loss, err := got.Loss(batches[1][0], batches[1][1], B, T)
+	if err != nil || loss != want || fused.calls != 3 || got.Acts.Probs.N != 0 {
+		t.Errorf("Loss: %v (%v), Forward's %v; fused classifier calls %d, probabilities %d", loss, err, want, fused.calls, got.Acts.Probs.N)
+	}
+}
