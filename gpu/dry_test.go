@@ -220,6 +220,9 @@ func TestDryRun(t *testing.T) {
 				if _, err := m.Forward(tokens[:c.T], nil, 1, c.T); err != nil { // logits only, as sampling does
 					t.Fatal(err)
 				}
+				if err := m.Sample(tokens[:3], trainer.SampleConfig{Tokens: 2}, func(int32) error { return nil }); err != nil {
+					t.Fatal(err)
+				}
 			}()
 			if runErr != nil {
 				t.Fatal(runErr)

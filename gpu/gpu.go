@@ -402,6 +402,14 @@ func (g *GPU) AttentionBackward(dqkv trainer.Buf, dout, qkv, att trainer.Buf, B,
 		int32(B), int32(T), int32(NH), int32(hs))
 }
 
+// AttentionDecode: one new position t with a KV cache, one block per head; see attention.cu.
+func (g *GPU) AttentionDecode(out, att, kcache, vcache trainer.Buf, qkv trainer.Buf, t, maxT, C, NH int) {
+	defer g.enter()()
+	g.launch("attention_decode", [3]uint32{uint32(NH), 1, 1}, [3]uint32{threads, 1, 1}, f32p(out.Dev), f32p(att.Dev),
+		f32p(kcache.Dev), f32p(vcache.Dev), f32p(qkv.Dev), int32(t), int32(maxT), int32(C), int32(NH),
+		float32(1/math.Sqrt(float64(C/NH))))
+}
+
 func (g *GPU) GeluForward(out trainer.Buf, inp trainer.Buf, N int) {
 	defer g.enter()()
 	g.launch1D("gelu_forward", int64(N), f32p(out.Dev), f32p(inp.Dev), int64(N))

@@ -151,6 +151,23 @@ func opCases() []opCase {
 			run: func(be trainer.Backend, b map[string]trainer.Buf) {
 				be.AttentionBackward(b["dqkv"], b["dout"], b["qkv"], b["att"], B, T, C, NH)
 			}, check: []string{"dqkv"}},
+		// decoding position t of one sequence: positions 0…t-1 already cached (T of them, the
+		// context), t from 0 (the first token) to T-1 (the cache full)
+		{name: "attention_decode_t0", tol: 1e-5, bufs: map[string][]float32{"out": zeros(C), "att": zeros(NH * T),
+			"k": randn(rng, T*C, 1), "v": randn(rng, T*C, 1), "qkv": randn(rng, 3*C, 1)},
+			run: func(be trainer.Backend, b map[string]trainer.Buf) {
+				be.AttentionDecode(b["out"], b["att"], b["k"], b["v"], b["qkv"], 0, T, C, NH)
+			}, check: []string{"out", "k", "v"}},
+		{name: "attention_decode_t29", tol: 1e-5, bufs: map[string][]float32{"out": zeros(C), "att": zeros(NH * T),
+			"k": randn(rng, T*C, 1), "v": randn(rng, T*C, 1), "qkv": randn(rng, 3*C, 1)},
+			run: func(be trainer.Backend, b map[string]trainer.Buf) {
+				be.AttentionDecode(b["out"], b["att"], b["k"], b["v"], b["qkv"], 29, T, C, NH)
+			}, check: []string{"out", "k", "v"}},
+		{name: "attention_decode_full", tol: 1e-5, bufs: map[string][]float32{"out": zeros(C), "att": zeros(NH * T),
+			"k": randn(rng, T*C, 1), "v": randn(rng, T*C, 1), "qkv": randn(rng, 3*C, 1)},
+			run: func(be trainer.Backend, b map[string]trainer.Buf) {
+				be.AttentionDecode(b["out"], b["att"], b["k"], b["v"], b["qkv"], T-1, T, C, NH)
+			}, check: []string{"out", "k", "v"}},
 		{name: "gelu_forward", tol: 1e-5, bufs: map[string][]float32{"out": zeros(N * 4 * C), "inp": randn(rng, N*4*C, 2)},
 			run: func(be trainer.Backend, b map[string]trainer.Buf) { be.GeluForward(b["out"], b["inp"], N*4*C) }, check: []string{"out"}},
 		{name: "gelu_backward_in_place", tol: 1e-5, bufs: map[string][]float32{"d": randn(rng, N*4*C, 1), "inp": randn(rng, N*4*C, 2)},
@@ -485,5 +502,18 @@ func TestGPUTraining(t *testing.T) {
 	t.Logf("greedy: cpu %v gpu %v", outC, outG)
 	if fmt.Sprint(outC) != fmt.Sprint(outG) {
 		t.Errorf("greedy samples differ: cpu %v, gpu %v", outC, outG)
+	}
+	// and with the KV cache on the GPU, past the context (the cache refills)
+	outC, outG = nil, nil
+	sc.Tokens = 2 * cfg.Context
+	if err := cpu.Sample(prompt, sc, func(id int32) error { outC = append(outC, id); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := gm.Sample(prompt, sc, func(id int32) error { outG = append(outG, id); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("greedy with a KV cache: cpu %v gpu %v", outC, outG)
+	if fmt.Sprint(outC) != fmt.Sprint(outG) {
+		t.Errorf("greedy samples with a KV cache differ: cpu %v, gpu %v", outC, outG)
 	}
 }

@@ -57,6 +57,11 @@ type Backend interface {
 	// the attention weights att (B,NH,T,T) after softmax.
 	AttentionForward(out, att Buf, qkv Buf, B, T, C, NH int)
 	AttentionBackward(dqkv Buf, dout, qkv, att Buf, B, T, C, NH int)
+	// AttentionDecode is attention for one new position t of one sequence, given the keys and
+	// values of positions 0…t-1 in kcache and vcache (maxT,C): it stores position t's key and
+	// value from qkv (3C) in row t of the caches, then per head out (C) = softmax(q·K[:t+1]ᵀ/√hs)
+	// · V[:t+1]. att (NH,maxT) is scratch. Sampling with a KV cache runs on it.
+	AttentionDecode(out, att, kcache, vcache Buf, qkv Buf, t, maxT, C, NH int)
 
 	// GeluForward: out (N) = gelu(inp), the tanh approximation GPT-2 uses.
 	GeluForward(out Buf, inp Buf, N int)

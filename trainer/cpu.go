@@ -58,6 +58,10 @@ func (c CPU) AttentionBackward(dqkv Buf, dout, qkv, att Buf, B, T, C, NH int) {
 	attentionBackward(c.on, dqkv.Host, dout.Host, qkv.Host, att.Host, B, T, C, NH)
 }
 
+func (c CPU) AttentionDecode(out, att, kcache, vcache Buf, qkv Buf, t, maxT, C, NH int) {
+	attentionDecode(out.Host, att.Host, kcache.Host, vcache.Host, qkv.Host, t, maxT, C, NH)
+}
+
 func (c CPU) GeluForward(out Buf, inp Buf, N int) { geluForward(c.on, out.Host, inp.Host, N) }
 
 func (c CPU) GeluBackward(dinp Buf, inp, dout Buf, N int) {

@@ -61,6 +61,9 @@ func (b cpu64) AttentionForward(out, att Buf, qkv Buf, B, T, C, NH int) {
 func (b cpu64) AttentionBackward(dqkv Buf, dout, qkv, att Buf, B, T, C, NH int) {
 	attentionBackward(allCores, b.s(dqkv), b.s(dout), b.s(qkv), b.s(att), B, T, C, NH)
 }
+func (b cpu64) AttentionDecode(out, att, kcache, vcache Buf, qkv Buf, t, maxT, C, NH int) {
+	attentionDecode(b.s(out), b.s(att), b.s(kcache), b.s(vcache), b.s(qkv), t, maxT, C, NH)
+}
 func (b cpu64) GeluForward(out Buf, inp Buf, N int) { geluForward(allCores, b.s(out), b.s(inp), N) }
 func (b cpu64) GeluBackward(dinp Buf, inp, dout Buf, N int) {
 	geluBackward(allCores, b.s(dinp), b.s(inp), b.s(dout), N)

@@ -489,3 +489,43 @@ func adamW[F Float](on cores, params, m, v []F, grads []F, a AdamWStep) {
 var adamWVec func(params, m, v, grads []float32, k *[adamWConstN][8]float32)
 
 const adamWConstN = 10
+
+// attentionDecode is attention for the one new position t of a sequence whose earlier keys and
+// values are in kcache, vcache (maxT,C) (see Backend.AttentionDecode): it appends position t's
+// key and value from qkv (3C), then per head h
+//
+//	a[s] = q_h · k_h[s] / √hs for s ≤ t;  a = softmax(a);  out_h = Σ_s a[s] v_h[s]
+//
+// att (NH,maxT) holds the weights. Model.Sample's KV cache calls it once per layer a token.
+func attentionDecode[F Float](out, att, kcache, vcache, qkv []F, t, maxT, C, NH int) {
+	hs := C / NH
+	scale := F(1 / math.Sqrt(float64(hs)))
+	exp := expOf[F]()
+	copy(kcache[t*C:(t+1)*C], qkv[C:2*C])
+	copy(vcache[t*C:(t+1)*C], qkv[2*C:3*C])
+	for h := range NH {
+		q, a := qkv[h*hs:(h+1)*hs], att[h*maxT:h*maxT+t+1]
+		maxv := F(math.Inf(-1))
+		for s := range a {
+			var dot F
+			for i, qi := range q {
+				dot += qi * kcache[s*C+h*hs+i]
+			}
+			a[s] = dot * scale
+			maxv = max(maxv, a[s])
+		}
+		var sum F
+		for s := range a {
+			a[s] = exp(a[s] - maxv)
+			sum += a[s]
+		}
+		o := out[h*hs : (h+1)*hs]
+		clear(o)
+		for s, as := range a {
+			as /= sum
+			for i := range o {
+				o[i] += as * vcache[s*C+h*hs+i]
+			}
+		}
+	}
+}

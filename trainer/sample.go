@@ -24,6 +24,7 @@ func (m *Model) Sample(prompt []int32, sc SampleConfig, emit func(id int32) erro
 		return err
 	}
 	kc := newKVCache(m)
+	defer kc.free()
 	T := m.Config.Context
 	ctx := append([]int32(nil), prompt...)
 	logits, err := kc.fill(ctx[max(0, len(ctx)-T):])

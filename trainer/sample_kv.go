@@ -2,33 +2,66 @@ package trainer
 
 import (
 	"fmt"
-	"math"
 )
 
 // kvCache holds, for one sequence, every layer's keys and values of the positions decoded so
-// far, so that a new token costs one row of each layer instead of the whole context.
+// far, so that a new token costs one row of each layer instead of the whole context. It lives
+// on the model's backend and runs the model's own layers with N = 1, so sampling runs wherever
+// the model does (the GPU included); only the logits of each token come back to the host.
 type kvCache struct {
 	m    *Model
-	p    Params    // the weights, on the host
-	k, v []float32 // (L, maxT, C) keys and values, heads side by side
-	n    int       // positions held
+	k, v []Buf // per layer, (maxT,C) keys and values, heads side by side
+	n    int   // positions held
 
-	// one row of activations, reused
-	x, ln, qkv, atty, proj, fch, fchGelu, att, logits []float32
-	mean, rstd                                        []float32
+	all                                                           Buf // the cache and one row of activations, reused: one allocation
+	x, ln, qkv, atty, proj, fch, fchGelu, att, logits, mean, rstd Buf
+	host                                                          []float32 // the logits, on the host (V)
 }
 
-// newKVCache reads m's weights to the host and makes an empty cache.
+// newKVCache makes an empty cache for m on its backend.
 func newKVCache(m *Model) *kvCache {
 	c := m.Config
-	C, L, T, V := c.Dim, c.Layers, c.Context, c.VocabSize
-	host := make([]float32, m.Params.All.N)
-	m.Backend.Download(host, m.Params.All)
-	return &kvCache{m: m, p: newParams(c, Buf{Host: host, N: len(host)}),
-		k: make([]float32, L*T*C), v: make([]float32, L*T*C),
-		x: make([]float32, C), ln: make([]float32, C), qkv: make([]float32, 3*C), atty: make([]float32, C),
-		proj: make([]float32, C), fch: make([]float32, 4*C), fchGelu: make([]float32, 4*C),
-		att: make([]float32, T), logits: make([]float32, V), mean: make([]float32, 1), rstd: make([]float32, 1)}
+	C, L, T, V, NH := c.Dim, c.Layers, c.Context, c.VocabSize, c.Heads
+	kc := &kvCache{m: m, k: make([]Buf, L), v: make([]Buf, L), host: make([]float32, V)}
+	var bufs []*Buf
+	var sizes []int
+	take := func(b *Buf, n int) {
+		bufs = append(bufs, b)
+		sizes = append(sizes, n)
+	}
+	for l := range L {
+		take(&kc.k[l], T*C)
+		take(&kc.v[l], T*C)
+	}
+	take(&kc.x, C)
+	take(&kc.ln, C)
+	take(&kc.qkv, 3*C)
+	take(&kc.atty, C)
+	take(&kc.proj, C)
+	take(&kc.fch, 4*C)
+	take(&kc.fchGelu, 4*C)
+	take(&kc.att, NH*T)
+	take(&kc.logits, V)
+	take(&kc.mean, 1)
+	take(&kc.rstd, 1)
+	total := 0
+	for _, n := range sizes {
+		total += n
+	}
+	kc.all = m.Backend.Alloc(total)
+	off := 0
+	for i, b := range bufs {
+		*b = kc.all.View(off, sizes[i])
+		off += sizes[i]
+	}
+	return kc
+}
+
+// free releases the cache's memory on a backend that needs it.
+func (kc *kvCache) free() {
+	if f, ok := kc.m.Backend.(freer); ok {
+		f.Free(kc.all)
+	}
 }
 
 // next runs token at the next position through the model and returns its logits (V), which
@@ -42,53 +75,25 @@ func (kc *kvCache) next(token int32) ([]float32, error) {
 	if token < 0 || int(token) >= V {
 		return nil, fmt.Errorf("token %d: outside the vocabulary of %d", token, V)
 	}
-	t, p, hs := kc.n, kc.p, C/NH
-	scale := float32(1 / math.Sqrt(float64(hs)))
-	x := kc.x
-	encoderForward(allCores, x, []int32{token}, p.Wte.Host, p.Wpe.Host[t*C:], 1, 1, C)
+	be, t, p, x := kc.m.Backend, kc.n, kc.m.Params, kc.x
+	be.EncoderForward(x, []int32{token}, p.Wte, p.Wpe.View(t*C, C), 1, 1, C)
 	for l, w := range p.Blocks {
-		layernormForward(allCores, kc.ln, kc.mean, kc.rstd, x, w.Ln1W.Host, w.Ln1B.Host, 1, C)
-		matmulForward(allCores, kc.qkv, kc.ln, w.QkvW.Host, w.QkvB.Host, 1, C, 3*C)
-		keys, vals := kc.k[l*T*C:(l+1)*T*C], kc.v[l*T*C:(l+1)*T*C] // (T,C)
-		copy(keys[t*C:], kc.qkv[C:2*C])
-		copy(vals[t*C:], kc.qkv[2*C:])
-		for h := range NH {
-			q, a := kc.qkv[h*hs:(h+1)*hs], kc.att[:t+1]
-			maxv := float32(math.Inf(-1))
-			for s := range a {
-				var dot float32
-				for i, qi := range q {
-					dot += qi * keys[s*C+h*hs+i]
-				}
-				a[s] = dot * scale
-				maxv = max(maxv, a[s])
-			}
-			var sum float32
-			for s := range a {
-				a[s] = exp32(a[s] - maxv)
-				sum += a[s]
-			}
-			o := kc.atty[h*hs : (h+1)*hs]
-			clear(o)
-			for s, as := range a {
-				as /= sum
-				for i := range o {
-					o[i] += as * vals[s*C+h*hs+i]
-				}
-			}
-		}
-		matmulForward(allCores, kc.proj, kc.atty, w.AttProjW.Host, w.AttProjB.Host, 1, C, C)
-		residualForward(allCores, x, x, kc.proj, C)
-		layernormForward(allCores, kc.ln, kc.mean, kc.rstd, x, w.Ln2W.Host, w.Ln2B.Host, 1, C)
-		matmulForward(allCores, kc.fch, kc.ln, w.FcW.Host, w.FcB.Host, 1, C, 4*C)
-		geluForward(allCores, kc.fchGelu, kc.fch, 4*C)
-		matmulForward(allCores, kc.proj, kc.fchGelu, w.FcProjW.Host, w.FcProjB.Host, 1, 4*C, C)
-		residualForward(allCores, x, x, kc.proj, C)
+		be.LayerNormForward(kc.ln, kc.mean, kc.rstd, x, w.Ln1W, w.Ln1B, 1, C)
+		be.MatmulForward(kc.qkv, kc.ln, w.QkvW, w.QkvB, 1, C, 3*C)
+		be.AttentionDecode(kc.atty, kc.att, kc.k[l], kc.v[l], kc.qkv, t, T, C, NH)
+		be.MatmulForward(kc.proj, kc.atty, w.AttProjW, w.AttProjB, 1, C, C)
+		be.ResidualForward(x, x, kc.proj, C)
+		be.LayerNormForward(kc.ln, kc.mean, kc.rstd, x, w.Ln2W, w.Ln2B, 1, C)
+		be.MatmulForward(kc.fch, kc.ln, w.FcW, w.FcB, 1, C, 4*C)
+		be.GeluForward(kc.fchGelu, kc.fch, 4*C)
+		be.MatmulForward(kc.proj, kc.fchGelu, w.FcProjW, w.FcProjB, 1, 4*C, C)
+		be.ResidualForward(x, x, kc.proj, C)
 	}
-	layernormForward(allCores, kc.ln, kc.mean, kc.rstd, x, p.LnfW.Host, p.LnfB.Host, 1, C)
-	logitsForward(allCores, kc.logits, kc.ln, p.Wte.Host, 1, C, V)
+	be.LayerNormForward(kc.ln, kc.mean, kc.rstd, x, p.LnfW, p.LnfB, 1, C)
+	be.LogitsForward(kc.logits, kc.ln, p.Wte, 1, C, V)
+	be.Download(kc.host, kc.logits)
 	kc.n++
-	return kc.logits, nil
+	return kc.host, nil
 }
 
 // fill empties the cache and runs tokens (at most the context) through it, returning the last

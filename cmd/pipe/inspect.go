@@ -49,7 +49,7 @@ inspection as JSON instead of text, every value in full.`,
 			if topK < 1 || values < 0 {
 				return usagef("inspect: --top-k must be at least 1 and --values not negative")
 			}
-			inf, err := loadInference(ckpt, ids)
+			inf, err := loadInference(ckpt, ids, trainer.NewCPU())
 			if err != nil {
 				return err
 			}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pipe-dev/pipe/gpu"
 	"github.com/pipe-dev/pipe/internal/peertest"
 	"github.com/pipe-dev/pipe/trainer"
 )
@@ -244,6 +246,19 @@ func TestInspectSort(t *testing.T) {
 	greedy := strings.TrimSpace(string(mustRun(t, nil, "sample", "--ckpt", ck, "--prompt", "CABBAC", "--max-tokens", "1", "--temperature", "0")))
 	if got := nextToken(t, out, T); got != greedy {
 		t.Errorf("the most likely next token %s, pipe sample --temperature 0 draws %s", got, greedy)
+	}
+	// sample's --device: cpu draws the same; a device that is not there is an error naming why
+	args := []string{"sample", "--ckpt", ck, "--prompt", "CABBAC", "--max-tokens", "1", "--temperature", "0"}
+	if cpu := strings.TrimSpace(string(mustRun(t, nil, append(args, "--device", "cpu")...))); cpu != greedy {
+		t.Errorf("sample --device cpu draws %s, --device auto %s", cpu, greedy)
+	}
+	if r := run(t, nil, append(args, "--device", "tpu")...); r.code != 2 || !strings.Contains(string(r.stderr), `"tpu"`) {
+		t.Errorf("sample --device tpu: exit %d, want 2 and a message naming it\n%s", r.code, r.stderr)
+	}
+	if _, err := gpu.New(); errors.Is(err, gpu.ErrNoDevice) {
+		if r := run(t, nil, append(args, "--device", "cuda")...); r.code == 0 || !strings.Contains(string(r.stderr), "libcuda") {
+			t.Errorf("sample --device cuda without a GPU: exit %d, want an error naming libcuda\n%s", r.code, r.stderr)
+		}
 	}
 	in := inspectJSON(t, "--ckpt", ck, "--prompt", "CABBAC", "--top-k", "3")
 	if len(in.Tokens) != T || in.Tokens[0].ID != 2 || in.Tokens[0].Text != "C" || len(in.Layers) != cfg.Layers || len(in.Next[T-1]) != 3 {

@@ -6,21 +6,23 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/pipe-dev/pipe/bpe"
+	"github.com/pipe-dev/pipe/gpu"
 	"github.com/pipe-dev/pipe/trainer"
 	"github.com/spf13/cobra"
 )
 
 func newSample() *cobra.Command {
 	var (
-		ckpt, prompt string
-		ids          bool
-		sc           trainer.SampleConfig
+		ckpt, prompt, device string
+		ids                  bool
+		sc                   trainer.SampleConfig
 	)
 	c := &cobra.Command{
 		Use:   "sample --ckpt DIR [--prompt TEXT]",
@@ -37,19 +39,27 @@ from the end-of-text token.
 drawn from the softmax of the logits divided by the temperature, among the
 --top-k most likely (0: all), with --seed. Each layer's keys and values are
 kept (a KV cache), so a token costs one row of every layer; past the model's
-context the cache restarts from the last half of it.`,
+context the cache restarts from the last half of it. With --device cuda (or
+auto, when a GPU is there) the model, its cache and every layer run on the GPU;
+only each token's logits come back.`,
 		Example: `  pipe sample --ckpt run1/ckpt-2000 --prompt "The shard" --max-tokens 50 --top-k 40
   pipe sample --ckpt sort-run/ckpt-2000 --prompt "2 0 1 1 0 2" --max-tokens 6 --temperature 0
   pipe sample --ckpt sort-run/ckpt-2000 --prompt CABBAC --max-tokens 6 --temperature 0`,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, args []string) error {
+		RunE: func(c *cobra.Command, args []string) (err error) {
 			if ckpt == "" {
 				return usagef("sample: --ckpt DIR is required")
 			}
+			defer gpu.Recover(&err) // a failed CUDA call is an error, not a crash
 			if sc.Temperature < 0 || sc.TopK < 0 || sc.Tokens < 0 {
 				return usagef("sample: --temperature, --top-k and --max-tokens must not be negative")
 			}
-			inf, err := loadInference(ckpt, ids)
+			be, desc, _, err := gpu.Select(device)
+			if err != nil {
+				return usagef("sample: %v", err)
+			}
+			slog.Debug("device", "backend", desc)
+			inf, err := loadInference(ckpt, ids, be)
 			if err != nil {
 				return err
 			}
@@ -89,6 +99,7 @@ context the cache restarts from the last half of it.`,
 	f := c.Flags()
 	f.StringVar(&ckpt, "ckpt", "", "checkpoint directory")
 	f.StringVar(&prompt, "prompt", "", "text to continue (token ids with --ids)")
+	f.StringVar(&device, "device", "auto", "backend: cpu, cuda (NVIDIA GPU 0), or auto (cuda when a GPU is there, else cpu)")
 	f.BoolVar(&ids, "ids", false, "prompt and output as token ids, even where the checkpoint has a tokenizer")
 	f.IntVar(&sc.Tokens, "max-tokens", 100, "tokens to generate")
 	f.IntVar(&sc.Tokens, "tokens", 100, "same as --max-tokens")
@@ -111,13 +122,13 @@ type inference struct {
 	sort bool           // a checkpoint of --task sort: tokens are also the letters of sortSymbols
 }
 
-// loadInference loads the model of checkpoint ckpt on the CPU, with its tokenizer unless ids.
-func loadInference(ckpt string, ids bool) (*inference, error) {
+// loadInference loads the model of checkpoint ckpt on be, with its tokenizer unless ids.
+func loadInference(ckpt string, ids bool, be trainer.Backend) (*inference, error) {
 	cfg, hf, err := trainer.ConfigFromHF(filepath.Join(ckpt, "config.json"))
 	if err != nil {
 		return nil, err
 	}
-	m, err := trainer.New(cfg, trainer.NewCPU())
+	m, err := trainer.New(cfg, be)
 	if err != nil {
 		return nil, err
 	}

@@ -100,3 +100,41 @@ extern "C" __global__ void attention_permute_backward(float* dqkv, const float* 
     dqkv[dst + 2 * C] = dv[i];
   }
 }
+
+// attention_decode (trainer/ops.go attentionDecode): one new position t of one sequence, with
+// the keys and values of positions 0…t-1 in kcache, vcache (maxT,C). One block per head: it
+// stores its head's part of position t's key and value from qkv (3C), then att[h] (maxT) =
+// softmax(q·kᵀ·scale) over s ≤ t, then out (C) = att·v for its head.
+extern "C" __global__ void attention_decode(float* out, float* att, float* kcache, float* vcache, const float* qkv, int t,
+                                            int maxT, int C, int NH, float scale) {
+  int h = blockIdx.x, hs = C / NH;
+  const float* q = qkv + h * hs;
+  for (int i = threadIdx.x; i < hs; i += blockDim.x) {
+    kcache[(i64)t * C + h * hs + i] = qkv[C + h * hs + i];
+    vcache[(i64)t * C + h * hs + i] = qkv[2 * C + h * hs + i];
+  }
+  __syncthreads();  // the block's writes to the caches are visible to it
+  float* a = att + (i64)h * maxT;
+  float m = -3.402823466e38f;
+  for (int s = threadIdx.x; s <= t; s += blockDim.x) {
+    const float* k = kcache + (i64)s * C + h * hs;
+    float dot = 0.0f;
+    for (int i = 0; i < hs; i++) dot += q[i] * k[i];
+    a[s] = dot * scale;
+    m = fmaxf(m, a[s]);
+  }
+  m = block_max(m);
+  float sum = 0.0f;
+  for (int s = threadIdx.x; s <= t; s += blockDim.x) {
+    a[s] = expf(a[s] - m);
+    sum += a[s];
+  }
+  sum = block_sum(sum);
+  __syncthreads();  // every weight is written
+  float inv = 1.0f / sum;
+  for (int i = threadIdx.x; i < hs; i += blockDim.x) {
+    float o = 0.0f;
+    for (int s = 0; s <= t; s++) o += a[s] * vcache[(i64)s * C + h * hs + i];
+    out[h * hs + i] = o * inv;
+  }
+}
