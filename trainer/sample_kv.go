@@ -13,9 +13,12 @@ type kvCache struct {
 	k, v []Buf // per layer, (maxT,C) keys and values, heads side by side
 	n    int   // positions held
 
-	all                                                           Buf // the cache and one row of activations, reused: one allocation
+	all Buf // the cache and the row below: one allocation
+
+	// one row of activations, reused
 	x, ln, qkv, atty, proj, fch, fchGelu, att, logits, mean, rstd Buf
-	host                                                          []float32 // the logits, on the host (V)
+
+	host []float32 // the logits, on the host (V)
 }
 
 // newKVCache makes an empty cache for m on its backend.
