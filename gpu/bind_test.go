@@ -14,8 +14,8 @@ import (
 
 // The bindings' Go types are checked against the prototypes in the CUDA headers that
 // scripts/peers.sh installs from PyPI (nvidia-cuda-runtime: cuda.h; nvidia-cuda-nvrtc: nvrtc.h;
-// nvidia-cublas: cublasLt.h, cublas_api.h), since a wrong argument only shows on a GPU, and
-// then as a crash or a wrong number.
+// nvidia-cublas: cublasLt.h, cublas_api.h; nvidia-nccl-cu13: nccl.h), since a wrong argument
+// only shows on a GPU, and then as a crash or a wrong number.
 
 // cHeaders reads the headers, comments and preprocessor lines removed (except #define),
 // in the order their typedefs are looked up.
@@ -40,7 +40,11 @@ func readHeaders(t *testing.T, dir string, files ...string) *cHeaders {
 	h := &cHeaders{text: map[string]string{}, defines: map[string]string{}, types: map[string]cType{}}
 	raw := map[string]string{}
 	for _, f := range files {
-		b, err := os.ReadFile(filepath.Join(dir, f))
+		p := f
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, f)
+		}
+		b, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatalf("header %s: %v", f, err)
 		}
@@ -266,6 +270,8 @@ func goFits(kind string, g reflect.Type) bool {
 		return g.Kind() == reflect.Float32
 	case "float64":
 		return g.Kind() == reflect.Float64
+	case "struct": // by value: TestConstants checks the layout
+		return g.Kind() == reflect.Struct
 	}
 	return false
 }
@@ -280,18 +286,28 @@ func headerDir(t *testing.T) string {
 	return dir
 }
 
+// ncclHeader is nccl.h of the .peers/cuda venv (nvidia-nccl-cu13 puts it in nvidia/nccl/include).
+func ncclHeader(t *testing.T) string {
+	p := filepath.Join(filepath.Dir(peerCUDA(t)), "nccl", "include", "nccl.h")
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("the peers' CUDA packages lack nccl.h: %v", err)
+	}
+	return p
+}
+
 func allBindings() map[string][]binding {
 	var d driverAPI
 	var n nvrtcAPI
 	var l ltAPI
 	var b blasAPI
-	return map[string][]binding{"driver": d.bindings(), "nvrtc": n.bindings(), "cublasLt": l.bindings(), "cublas": b.bindings()}
+	var c ncclAPI
+	return map[string][]binding{"driver": d.bindings(), "nvrtc": n.bindings(), "cublasLt": l.bindings(), "cublas": b.bindings(), "nccl": c.bindings()}
 }
 
 // TestSignatures checks every binding against its header prototype: the symbol the header maps
 // the name to, the number of parameters, and each parameter's and the result's Go type.
 func TestSignatures(t *testing.T) {
-	h := readHeaders(t, headerDir(t), "cuda.h", "nvrtc.h", "driver_types.h", "library_types.h", "cublas_api.h", "cublasLt.h")
+	h := readHeaders(t, headerDir(t), "cuda.h", "nvrtc.h", "driver_types.h", "library_types.h", "cublas_api.h", "cublasLt.h", ncclHeader(t))
 	total := 0
 	for lib, bs := range allBindings() {
 		for _, x := range bs {
@@ -329,7 +345,7 @@ func TestSignatures(t *testing.T) {
 			}
 		}
 	}
-	if total < 55 {
+	if total < 63 {
 		t.Fatalf("%d bindings checked", total)
 	}
 }
@@ -347,8 +363,10 @@ func enumValue(h *cHeaders, name string) (int64, error) {
 
 // TestConstants checks the enum values the backend passes against the headers.
 func TestConstants(t *testing.T) {
-	h := readHeaders(t, headerDir(t), "cuda.h", "nvrtc.h", "library_types.h", "cublas_api.h", "cublasLt.h")
+	nccl := ncclHeader(t)
+	h := readHeaders(t, headerDir(t), "cuda.h", "nvrtc.h", "library_types.h", "cublas_api.h", "cublasLt.h", nccl)
 	for name, v := range map[string]int64{
+		"ncclSuccess": ncclSuccess, "ncclFloat32": ncclFloat32, "ncclSum": ncclSum,
 		"CUDA_SUCCESS": cuSuccess, "CUDA_ERROR_NO_DEVICE": cuErrorNoDevice,
 		"CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT":              cuDevAttrMultiprocessorCount,
 		"CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR":          cuDevAttrCCMajor,
@@ -384,5 +402,12 @@ func TestConstants(t *testing.T) {
 	}
 	if s := unsafe.Sizeof(ltHeuristic{}); s != 96 {
 		t.Errorf("ltHeuristic is %d bytes, want 96", s)
+	}
+	// ncclUniqueId, which ncclCommInitRank takes by value
+	if !regexp.MustCompile(`typedef struct\s*\{\s*char internal\[NCCL_UNIQUE_ID_BYTES\];\s*\}\s*ncclUniqueId;`).MatchString(h.text[nccl]) {
+		t.Error("ncclUniqueId is not char internal[NCCL_UNIQUE_ID_BYTES] in nccl.h")
+	}
+	if d := h.defines["NCCL_UNIQUE_ID_BYTES"]; d != strconv.Itoa(ncclUniqueIDBytes) || unsafe.Sizeof(ncclUniqueID{}) != ncclUniqueIDBytes {
+		t.Errorf("NCCL_UNIQUE_ID_BYTES is %s in nccl.h; ncclUniqueID is %d bytes here", d, unsafe.Sizeof(ncclUniqueID{}))
 	}
 }

@@ -51,8 +51,9 @@ if [ ! -x "$peers/torch/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "${T
 fi
 
 # gpu/: NVRTC (runs with no GPU) to compile every kernel for sm_80 and sm_90, and the headers
-# (cuda.h, nvrtc.h, cublasLt.h, cublas_api.h) the bindings' signatures are checked against.
-CUDA_PKGS=(nvidia-cuda-nvrtc==13.2.86 nvidia-cuda-runtime==13.2.86 nvidia-cublas==13.4.1.3)
+# (cuda.h, nvrtc.h, cublasLt.h, cublas_api.h, nccl.h) the bindings' signatures are checked against;
+# NCCL is the version torch 2.15 pins.
+CUDA_PKGS=(nvidia-cuda-nvrtc==13.2.86 nvidia-cuda-runtime==13.2.86 nvidia-cublas==13.4.1.3 nvidia-nccl-cu13==2.30.7)
 stamp="$peers/cuda/.pkgs"
 if [ ! -x "$peers/cuda/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "${CUDA_PKGS[*]}" ]; then
   echo "peers: pip install ${CUDA_PKGS[*]}" >&2

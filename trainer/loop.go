@@ -98,7 +98,7 @@ func (e LossEval) Evaluate(m *Model) (Eval, error) {
 		if err := e.Src.Next(tokens, targets); err != nil {
 			return Eval{}, fmt.Errorf("eval: %w", err)
 		}
-		loss, err := m.Forward(tokens, targets, e.B, e.T)
+		loss, err := m.Loss(tokens, targets, e.B, e.T)
 		if err != nil {
 			return Eval{}, fmt.Errorf("eval: %w", err)
 		}
@@ -122,6 +122,9 @@ type LoopConfig struct {
 	Sched          Schedule
 	// PeakFLOPS is the hardware's peak FLOP/s, for the MFU of each step; 0: no MFU.
 	PeakFLOPS float64
+	// Reducer joins the ranks of a data-parallel run (see GradReducer); nil: one rank. Each
+	// rank's src serves its own micro-batches of Batch rows.
+	Reducer GradReducer
 }
 
 // Metric is one step's line of metrics.jsonl.
@@ -147,6 +150,12 @@ type Hooks struct {
 // gradients, accumulates cfg.Accum micro-batches' gradients of the mean loss, clips, and takes
 // an AdamW step at the schedule's learning rate. The model's step count (restored from a
 // checkpoint) says where the run stands, src must stand at the same place.
+//
+// With cfg.Reducer, every rank calls Train: the ranks start from rank 0's weights, scale
+// their losses by 1/WorldSize and sum their gradients before clipping, so that a step is
+// one over all the ranks' micro-batches. A step's loss is the mean over the ranks; every rank
+// evaluates (on the same weights: the same result, so all stop together), and only rank 0
+// calls the hooks.
 func Train(m *Model, src Source, ev Evaluator, cfg LoopConfig, h Hooks) error {
 	B, T := cfg.Batch, cfg.Context
 	last := cfg.Steps
@@ -154,6 +163,20 @@ func Train(m *Model, src Source, ev Evaluator, cfg LoopConfig, h Hooks) error {
 		last = cfg.StopAfter
 	}
 	tokens, targets := make([]int32, B*T), make([]int32, B*T)
+	world, red := 1, cfg.Reducer
+	var lossBuf Buf
+	if red != nil && red.WorldSize() > 1 {
+		world = red.WorldSize()
+		if err := red.Broadcast(m.Params.All); err != nil {
+			return fmt.Errorf("broadcast the weights: %w", err)
+		}
+		lossBuf = m.Backend.Alloc(1)
+	} else {
+		red = nil
+	}
+	if red != nil && red.Rank() != 0 {
+		h = Hooks{}
+	}
 	for step := m.Step() + 1; step <= last; step++ {
 		start := time.Now()
 		m.ZeroGrad()
@@ -162,21 +185,29 @@ func Train(m *Model, src Source, ev Evaluator, cfg LoopConfig, h Hooks) error {
 			if err := src.Next(tokens, targets); err != nil {
 				return fmt.Errorf("step %d: %w", step, err)
 			}
-			loss, err := m.Forward(tokens, targets, B, T)
+			loss, err := m.ForwardBackward(tokens, targets, B, T, 1/float32(cfg.Accum*world))
 			if err != nil {
-				return fmt.Errorf("step %d: %w", step, err)
-			}
-			if err := m.Backward(1 / float32(cfg.Accum)); err != nil {
 				return fmt.Errorf("step %d: %w", step, err)
 			}
 			sum += float64(loss)
 		}
+		meanLoss := float32(sum / float64(cfg.Accum))
+		if red != nil {
+			if err := red.AllReduce(m.Grads.All); err != nil {
+				return fmt.Errorf("step %d: all-reduce the gradients: %w", step, err)
+			}
+			l, err := reduceMean(red, m.Backend, lossBuf, meanLoss)
+			if err != nil {
+				return fmt.Errorf("step %d: all-reduce the loss: %w", step, err)
+			}
+			meanLoss = l
+		}
 		lr := cfg.Sched.LR(step - 1)
 		norm := m.Update(cfg.Opt, lr)
-		met := Metric{Step: step, Loss: float32(sum / float64(cfg.Accum)), LR: lr, GradNorm: norm}
+		met := Metric{Step: step, Loss: meanLoss, LR: lr, GradNorm: norm}
 		if sec := time.Since(start).Seconds(); sec > 0 {
-			met.TokensPerS = float64(cfg.Accum*B*T) / sec
-			met.MFU = m.Config.MFU(met.TokensPerS, T, cfg.PeakFLOPS)
+			met.TokensPerS = float64(cfg.Accum*B*T*world) / sec
+			met.MFU = m.Config.MFU(met.TokensPerS/float64(world), T, cfg.PeakFLOPS) // PeakFLOPS is one device's
 		}
 		if math.IsNaN(float64(met.Loss)) || math.IsInf(float64(met.Loss), 0) {
 			return fmt.Errorf("step %d: loss is %v", step, met.Loss)
@@ -213,4 +244,15 @@ func Train(m *Model, src Source, ev Evaluator, cfg LoopConfig, h Hooks) error {
 		}
 	}
 	return nil
+}
+
+// reduceMean is the mean over the ranks of x, through buf (one value on the backend).
+func reduceMean(red GradReducer, be Backend, buf Buf, x float32) (float32, error) {
+	v := []float32{x}
+	be.Upload(buf, v)
+	if err := red.AllReduce(buf); err != nil {
+		return 0, err
+	}
+	be.Download(v, buf)
+	return v[0] / float32(red.WorldSize()), nil
 }

@@ -42,6 +42,8 @@ type trainSettings struct {
 	EvalBatches int     `json:"eval_batches"`
 	CkptEvery   int     `json:"ckpt_every"`
 	Device      string  `json:"device"`
+	// WorldSize is the number of data-parallel ranks (0 in runs from before it existed: 1).
+	WorldSize int `json:"world_size,omitempty"`
 	// SampleTokens is the length of the sample drawn at each evaluation; 0 draws none (and
 	// is what runs from before samples existed read).
 	SampleTokens int `json:"sample_tokens,omitempty"`
@@ -51,7 +53,70 @@ type trainSettings struct {
 }
 
 // resumeFlags may be given with --resume to change a run's plan; any other flag is refused.
-var resumeFlags = map[string]bool{"resume": true, "steps": true, "stop-after": true, "eval-every": true, "ckpt-every": true, "device": true, "target-accuracy": true, "peak-flops": true}
+var resumeFlags = map[string]bool{"resume": true, "steps": true, "stop-after": true, "eval-every": true, "ckpt-every": true, "device": true, "target-accuracy": true, "peak-flops": true,
+	"rank": true, "world-size": true}
+
+// dataParallel is this process's place in a data-parallel run.
+type dataParallel struct {
+	Rank, World int
+	LocalRank   int // the rank among those on this machine: which GPU it takes
+}
+
+// parallelFrom reads --rank and --world-size, else torchrun's RANK and WORLD_SIZE (and
+// LOCAL_RANK; without it the local rank is the rank, as on one machine).
+func parallelFrom(c *cobra.Command, rank, world int) (dataParallel, error) {
+	env := func(name string, v *int) error {
+		s := os.Getenv(name)
+		if s == "" {
+			return nil
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return usagef("train: $%s=%q: not an integer", name, s)
+		}
+		*v = n
+		return nil
+	}
+	dp := dataParallel{Rank: 0, World: 1}
+	if err := env("RANK", &dp.Rank); err != nil {
+		return dp, err
+	}
+	if err := env("WORLD_SIZE", &dp.World); err != nil {
+		return dp, err
+	}
+	if c.Flags().Changed("rank") {
+		dp.Rank = rank
+	}
+	if c.Flags().Changed("world-size") {
+		dp.World = world
+	}
+	dp.LocalRank = dp.Rank
+	if err := env("LOCAL_RANK", &dp.LocalRank); err != nil {
+		return dp, err
+	}
+	if dp.World < 1 || dp.Rank < 0 || dp.Rank >= dp.World || dp.LocalRank < 0 {
+		return dp, usagef("train: rank %d of world size %d (local rank %d): want 0 ≤ rank < world size", dp.Rank, dp.World, dp.LocalRank)
+	}
+	return dp, nil
+}
+
+// bindLocalGPU makes this machine's GPU localRank the process's GPU 0, which the backend
+// opens, through CUDA_VISIBLE_DEVICES (the driver reads it when it starts): unset, it becomes
+// the local rank; a list of several devices gives its localRank-th; a single device is left as
+// the launcher bound it.
+func bindLocalGPU(localRank int) error {
+	vis, ok := os.LookupEnv("CUDA_VISIBLE_DEVICES")
+	devs := strings.Split(vis, ",")
+	switch {
+	case !ok:
+		return os.Setenv("CUDA_VISIBLE_DEVICES", strconv.Itoa(localRank))
+	case len(devs) == 1:
+		return nil
+	case localRank >= len(devs):
+		return fmt.Errorf("train: local rank %d, but CUDA_VISIBLE_DEVICES=%s names %d devices", localRank, vis, len(devs))
+	}
+	return os.Setenv("CUDA_VISIBLE_DEVICES", strings.TrimSpace(devs[localRank]))
+}
 
 func newTrain() *cobra.Command {
 	var (
@@ -60,6 +125,8 @@ func newTrain() *cobra.Command {
 		resume    string
 		stopAfter int
 		targetAcc float64
+		rank      int
+		world     int
 	)
 	c := &cobra.Command{
 		Use:   "train (--data DIR | --task sort) --model NAME --out RUN | --resume RUN",
@@ -93,12 +160,25 @@ Every --ckpt-every steps (and at the last) RUN/ckpt-STEP/ is written
 atomically: model.safetensors and config.json in Hugging Face GPT-2 layout
 (with --tokenizer, tokenizer.json too), optimizer.safetensors and state.json.
 "pipe train --resume RUN" continues from the latest checkpoint exactly as the
-run would have gone on, given the same machine and threads.`,
+run would have gone on, given the same machine and threads.
+
+Data-parallel training runs one process per GPU (--device cuda), each started
+with --rank i --world-size n (or torchrun's RANK, WORLD_SIZE, LOCAL_RANK) and
+the same --out: rank 0 writes the NCCL communicator's id to RUN/nccl-id.json,
+the others wait for it. Each rank takes its share of the windows in
+micro-batches of --batch rows, the gradients are averaged over the ranks
+before clipping, and rank 0 alone writes metrics and checkpoints. Process i
+uses GPU LOCAL_RANK (default i) of its machine, through CUDA_VISIBLE_DEVICES.`,
 		Example: `  pipe train --data data/ --model micro --context 256 --batch 16 --steps 2000 --out run1
   pipe train --resume run1
-  pipe train --task sort --model nano --steps 1500 --out sort-run`,
+  pipe train --task sort --model nano --steps 1500 --out sort-run
+  torchrun --nproc-per-node 8 --no-python pipe train --data data/ --model gpt2 --device cuda --out run2`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
+			dp, err := parallelFrom(c, rank, world)
+			if err != nil {
+				return err
+			}
 			if resume != "" {
 				var bad []string
 				c.Flags().Visit(func(f *pflag.Flag) {
@@ -110,7 +190,7 @@ run would have gone on, given the same machine and threads.`,
 					return usagef("train: with --resume the run's own settings hold; %v may not be given", bad)
 				}
 				s.TargetAccuracy = targetAcc
-				return resumeRun(c, resume, s, stopAfter)
+				return resumeRun(c, resume, s, stopAfter, dp)
 			}
 			if out == "" {
 				return usagef("train: --out RUN is required")
@@ -137,8 +217,9 @@ run would have gone on, given the same machine and threads.`,
 			if !c.Flags().Changed("min-lr") {
 				s.MinLR = s.LR / 10
 			}
+			s.WorldSize = dp.World
 			if !c.Flags().Changed("batch-tokens") {
-				s.BatchTokens = s.Batch * s.Context
+				s.BatchTokens = s.Batch * s.Context * dp.World
 			}
 			if err := checkSettings(s); err != nil {
 				return err
@@ -149,7 +230,7 @@ run would have gone on, given the same machine and threads.`,
 			if err := os.MkdirAll(out, 0o755); err != nil {
 				return err
 			}
-			return runTrain(c, out, s, "", stopAfter, targetAcc)
+			return runTrain(c, out, s, "", stopAfter, targetAcc, dp)
 		},
 	}
 	f := c.Flags()
@@ -159,7 +240,7 @@ run would have gone on, given the same machine and threads.`,
 	f.StringVar(&s.Model, "model", "micro", "model size")
 	f.IntVar(&s.Context, "context", 256, "context length T")
 	f.IntVar(&s.Batch, "batch", 8, "rows per micro-batch B")
-	f.IntVar(&s.BatchTokens, "batch-tokens", 0, "tokens per optimizer step, a multiple of B×T (default B×T)")
+	f.IntVar(&s.BatchTokens, "batch-tokens", 0, "tokens per optimizer step over all ranks, a multiple of B×T×world size (default B×T×world size)")
 	f.IntVar(&s.Steps, "steps", 1000, "optimizer steps")
 	f.Float32Var(&s.LR, "lr", 6e-4, "peak learning rate")
 	f.Float32Var(&s.MinLR, "min-lr", 0, "learning rate at the end of the cosine (default lr/10)")
@@ -173,6 +254,8 @@ run would have gone on, given the same machine and threads.`,
 	f.IntVar(&s.SampleTokens, "sample-tokens", 32, "tokens of the sample drawn at each evaluation (0: none)")
 	f.Float64Var(&s.PeakFLOPS, "peak-flops", 0, "the hardware's peak FLOP/s, for MFU (0: estimate the CPU's)")
 	f.StringVar(&s.Device, "device", "auto", "backend: cpu, cuda (NVIDIA GPU 0), or auto (cuda when a GPU is there, else cpu)")
+	f.IntVar(&rank, "rank", 0, "this process's rank in a data-parallel run (default $RANK, else 0)")
+	f.IntVar(&world, "world-size", 1, "processes (one per GPU, over NCCL) in a data-parallel run (default $WORLD_SIZE, else 1)")
 	f.StringVar(&out, "out", "", "run directory to write")
 	f.StringVar(&resume, "resume", "", "continue the run in this directory from its latest checkpoint")
 	f.Float64Var(&targetAcc, "target-accuracy", 0, "with --task sort: stop at the first evaluation whose accuracy reaches this (0: never)")
@@ -191,8 +274,15 @@ func checkSettings(s trainSettings) error {
 	case s.Device != "cpu" && s.Device != "cuda" && s.Device != "auto":
 		return usagef("train: --device %q: want cpu, cuda or auto", s.Device)
 	}
-	if _, err := trainer.AccumSteps(s.BatchTokens, s.Batch, s.Context); err != nil {
-		return usagef("train: --%v", err)
+	world := max(s.WorldSize, 1)
+	if _, err := trainer.AccumSteps(s.BatchTokens, s.Batch*world, s.Context); err != nil {
+		return usagef("train: --%v (--batch %d on each of %d ranks)", err, s.Batch, world)
+	}
+	if world > 1 && s.Task != "" {
+		return usagef("train: --task %s does not split across ranks; data-parallel training (world size %d) takes --data", s.Task, world)
+	}
+	if world > 1 && s.Device == "cpu" {
+		return usagef("train: data-parallel training (world size %d) runs one process per GPU over NCCL: give --device cuda", world)
 	}
 	if _, ok := trainer.Sizes[s.Model]; !ok {
 		return usagef("train: unknown --model %q (have %v)", s.Model, trainer.SizeNames())
@@ -200,7 +290,7 @@ func checkSettings(s trainSettings) error {
 	return nil
 }
 
-func resumeRun(c *cobra.Command, run string, flags trainSettings, stopAfter int) error {
+func resumeRun(c *cobra.Command, run string, flags trainSettings, stopAfter int, dp dataParallel) error {
 	ckpt, err := trainer.LatestCheckpoint(run)
 	if err != nil {
 		return err
@@ -230,16 +320,21 @@ func resumeRun(c *cobra.Command, run string, flags trainSettings, stopAfter int)
 		s.Device = flags.Device
 	}
 	s.PeakFLOPS = flags.PeakFLOPS
+	if max(s.WorldSize, 1) != dp.World {
+		return fmt.Errorf("train: %s was trained by %d ranks; resume it with world size %d, not %d", run, max(s.WorldSize, 1), max(s.WorldSize, 1), dp.World)
+	}
 	if err := checkSettings(s); err != nil {
 		return err
 	}
-	return runTrain(c, run, s, ckpt, stopAfter, flags.TargetAccuracy)
+	return runTrain(c, run, s, ckpt, stopAfter, flags.TargetAccuracy, dp)
 }
 
-// runTrain trains in run from a fresh model (ckpt "") or from checkpoint ckpt.
-func runTrain(c *cobra.Command, run string, s trainSettings, ckpt string, stopAfter int, targetAcc float64) (err error) {
+// runTrain trains in run from a fresh model (ckpt "") or from checkpoint ckpt, as rank dp.Rank
+// of dp.World: every rank trains on its share of the windows; rank 0 alone writes the
+// metrics, the report and the checkpoints.
+func runTrain(c *cobra.Command, run string, s trainSettings, ckpt string, stopAfter int, targetAcc float64, dp dataParallel) (err error) {
 	defer gpu.Recover(&err) // a failed CUDA call is an error, not a crash
-	accum, _ := trainer.AccumSteps(s.BatchTokens, s.Batch, s.Context)
+	accum, _ := trainer.AccumSteps(s.BatchTokens, s.Batch*dp.World, s.Context)
 	var (
 		src   trainer.Source
 		ev    trainer.Evaluator
@@ -261,7 +356,9 @@ func runTrain(c *cobra.Command, run string, s trainSettings, ckpt string, stopAf
 			eot = meta.EOT
 		}
 		lcfg := shard.LoaderConfig{Batch: s.Batch, Context: s.Context, Seed: s.Seed}
-		train, err := shard.NewLoader(ds, "train", lcfg)
+		tcfg := lcfg
+		tcfg.Rank, tcfg.WorldSize = dp.Rank, dp.World
+		train, err := shard.NewLoader(ds, "train", tcfg)
 		if err != nil {
 			return err
 		}
@@ -284,11 +381,29 @@ func runTrain(c *cobra.Command, run string, s trainSettings, ckpt string, stopAf
 	if err != nil {
 		return usageError{err}
 	}
+	if dp.World > 1 {
+		if err := bindLocalGPU(dp.LocalRank); err != nil {
+			return err
+		}
+	}
 	be, desc, devicePeak, err := gpu.Select(s.Device)
 	if err != nil {
 		return err
 	}
-	slog.Info("device", "backend", desc)
+	slog.Info("device", "backend", desc, "rank", dp.Rank, "world_size", dp.World)
+	var reducer trainer.GradReducer
+	if dp.World > 1 {
+		g, ok := be.(*gpu.GPU)
+		if !ok {
+			return fmt.Errorf("train: data-parallel training (world size %d) runs over NCCL on GPUs; --device %s gave %s", dp.World, s.Device, desc)
+		}
+		comm, err := gpu.NewComm(g, run, dp.Rank, dp.World, 10*time.Minute)
+		if err != nil {
+			return err
+		}
+		defer comm.Close()
+		reducer = comm
+	}
 	m, err := trainer.New(cfg, be)
 	if err != nil {
 		return err
@@ -303,8 +418,10 @@ func runTrain(c *cobra.Command, run string, s trainSettings, ckpt string, stopAf
 		if st.Model != cfg {
 			return fmt.Errorf("%s: the checkpoint's model %+v is not the run's %+v", ckpt, st.Model, cfg)
 		}
-		if err := trainer.RemoveTemps(run); err != nil {
-			return err
+		if dp.Rank == 0 {
+			if err := trainer.RemoveTemps(run); err != nil {
+				return err
+			}
 		}
 		if err := m.LoadCheckpoint(ckpt); err != nil {
 			return err
@@ -321,15 +438,19 @@ func runTrain(c *cobra.Command, run string, s trainSettings, ckpt string, stopAf
 	if err != nil {
 		return err
 	}
-	metricsPath := filepath.Join(run, "metrics.jsonl")
-	metrics, err := trainer.OpenMetrics(metricsPath, m.Step())
-	if err != nil {
-		return err
-	}
-	defer metrics.Close()
-	history, err := trainer.ReadMetrics(metricsPath) // the steps before a resume, for the report
-	if err != nil {
-		return err
+	var (
+		metrics *trainer.MetricsFile
+		history []trainer.Metric
+	)
+	if dp.Rank == 0 { // the other ranks call no hooks
+		metricsPath := filepath.Join(run, "metrics.jsonl")
+		if metrics, err = trainer.OpenMetrics(metricsPath, m.Step()); err != nil {
+			return err
+		}
+		defer metrics.Close()
+		if history, err = trainer.ReadMetrics(metricsPath); err != nil { // the steps before a resume, for the report
+			return err
+		}
 	}
 
 	var tok *bpe.Tokenizer
@@ -353,8 +474,9 @@ func runTrain(c *cobra.Command, run string, s trainSettings, ckpt string, stopAf
 	}
 	lc := trainer.LoopConfig{Batch: s.Batch, Context: s.Context, Accum: accum, Steps: s.Steps, StopAfter: stopAfter,
 		EvalEvery: s.EvalEvery, CkptEvery: s.CkptEvery, TargetAccuracy: targetAcc,
-		Opt:   trainer.AdamW{Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: s.WeightDecay, MaxGradNorm: s.Clip},
-		Sched: trainer.Schedule{MaxLR: s.LR, MinLR: s.MinLR, Warmup: s.Warmup, Total: s.Steps}}
+		Opt:     trainer.AdamW{Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: s.WeightDecay, MaxGradNorm: s.Clip},
+		Sched:   trainer.Schedule{MaxLR: s.LR, MinLR: s.MinLR, Warmup: s.Warmup, Total: s.Steps},
+		Reducer: reducer}
 	peakNote := "--peak-flops"
 	if lc.PeakFLOPS = s.PeakFLOPS; lc.PeakFLOPS == 0 && devicePeak > 0 {
 		lc.PeakFLOPS, peakNote = devicePeak, "the GPU's dense bf16 peak"
@@ -469,6 +591,9 @@ func settingsLine(s trainSettings) string {
 	from := "data " + s.Data
 	if s.Task != "" {
 		from = "task " + s.Task
+	}
+	if s.WorldSize > 1 {
+		from += fmt.Sprintf("; %d ranks", s.WorldSize)
 	}
 	return fmt.Sprintf("%s; model %s; micro-batches of %d×%d tokens, %d tokens a step; %d steps; lr %.3g to %.3g, warmup %d; weight decay %.3g; clip %.3g; seed %d",
 		from, s.Model, s.Batch, s.Context, s.BatchTokens, s.Steps, s.LR, s.MinLR, s.Warmup, s.WeightDecay, s.Clip, s.Seed)

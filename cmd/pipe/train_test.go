@@ -390,3 +390,67 @@ func TestTrainDevice(t *testing.T) {
 		t.Errorf("--device auto without a GPU: exit %d, want 0 and the cpu backend\n%s", r.code, r.stderr)
 	}
 }
+
+// TestTrainDataParallelFlags runs --rank/--world-size and torchrun's variables through the
+// binary, up to where a GPU is needed: bad ranks and values are usage errors, the CPU and the
+// sort task refuse world sizes above 1, --device auto without a GPU says that NCCL needs GPUs,
+// a world size of 1 from the environment trains as usual, and a run resumes only with its own
+// world size. (The NCCL side runs on a GPU: gpu's TestGPUNCCL.)
+func TestTrainDataParallelFlags(t *testing.T) {
+	data, _ := trainData(t)
+	dir := t.TempDir()
+	runEnv := func(env []string, args ...string) result {
+		t.Helper()
+		cmd := exec.Command(pipeBin, args...)
+		cmd.Env = append(os.Environ(), env...)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return result{out.Bytes(), errb.Bytes(), code}
+	}
+	base := []string{"train", "--data", data, "--model", "nano", "--context", "16", "--batch", "2", "--steps", "2", "--eval-batches", "1", "--sample-tokens", "0"}
+	for _, c := range []struct {
+		env  []string
+		args []string
+		code int
+		want string
+	}{
+		{nil, []string{"--world-size", "2", "--rank", "2", "--device", "cuda"}, 2, "want 0 ≤ rank < world size"},
+		{[]string{"RANK=1", "WORLD_SIZE=2"}, []string{"--device", "cpu"}, 2, "give --device cuda"},
+		{[]string{"RANK=one"}, nil, 2, "$RANK"},
+		{nil, []string{"--world-size", "2", "--rank", "1", "--device", "cuda", "--batch-tokens", "96"}, 2, "on each of 2 ranks"},
+		{[]string{"WORLD_SIZE=2"}, []string{"--rank", "3", "--device", "cuda"}, 2, "rank 3 of world size 2"},
+	} {
+		r := runEnv(c.env, append(append(base, c.args...), "--out", filepath.Join(dir, "x"))...)
+		if r.code != c.code || !bytes.Contains(r.stderr, []byte(c.want)) {
+			t.Errorf("%v %v: exit %d, want %d and %q\n%s", c.env, c.args, r.code, c.code, c.want, r.stderr)
+		}
+	}
+	r := runEnv(nil, "train", "--task", "sort", "--world-size", "2", "--device", "cuda", "--out", filepath.Join(dir, "s"))
+	if r.code != 2 || !bytes.Contains(r.stderr, []byte("does not split across ranks")) {
+		t.Errorf("--task sort --world-size 2: exit %d\n%s", r.code, r.stderr)
+	}
+	if _, err := gpu.New(); errors.Is(err, gpu.ErrNoDevice) {
+		r := runEnv([]string{"WORLD_SIZE=2", "RANK=0"}, append(base, "--device", "auto", "--out", filepath.Join(dir, "auto"))...)
+		if r.code != 1 || !bytes.Contains(r.stderr, []byte("runs over NCCL on GPUs")) {
+			t.Errorf("world size 2, --device auto, no GPU: exit %d\n%s", r.code, r.stderr)
+		}
+	}
+	one := filepath.Join(dir, "one")
+	if r := runEnv([]string{"WORLD_SIZE=1", "RANK=0", "LOCAL_RANK=0"}, append(base, "--device", "cpu", "--out", one)...); r.code != 0 {
+		t.Fatalf("world size 1: exit %d\n%s", r.code, r.stderr)
+	}
+	if ms := readMetrics(t, one); len(ms) != 2 {
+		t.Errorf("world size 1: %d metrics lines", len(ms))
+	}
+	r = runEnv(nil, "train", "--resume", one, "--steps", "3", "--world-size", "2")
+	if r.code != 1 || !bytes.Contains(r.stderr, []byte("trained by 1 ranks")) {
+		t.Errorf("resume with another world size: exit %d\n%s", r.code, r.stderr)
+	}
+}
