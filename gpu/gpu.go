@@ -28,6 +28,9 @@ type GPU struct {
 	sigs    map[string]*kernelSig
 	scratch map[string]scratchBuf
 	profile map[string]ProfileEntry // nil unless profiling
+	// attention's bf16 weights (B,NH,T,T) of each layer, kept from the forward pass for the
+	// backward pass, by the address of the model's one-value Att of the layer
+	att map[uintptr]scratchBuf
 }
 
 // ProfileEntry is the time one kernel (or the products of one shape) took while profiling,
@@ -63,6 +66,7 @@ func (g *GPU) timed(name string, f func()) {
 var (
 	_ trainer.Backend         = (*GPU)(nil)
 	_ trainer.FusedClassifier = (*GPU)(nil)
+	_ trainer.AttentionKeeper = (*GPU)(nil)
 )
 
 type scratchBuf struct {
@@ -116,7 +120,7 @@ func newGPU(dev device, c *cudaDevice) (*GPU, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &GPU{dev: dev, cuda: c, sigs: sigs, scratch: map[string]scratchBuf{}}, nil
+	return &GPU{dev: dev, cuda: c, sigs: sigs, scratch: map[string]scratchBuf{}, att: map[uintptr]scratchBuf{}}, nil
 }
 
 // Describe names the device and the libraries in use.
@@ -161,8 +165,9 @@ func TrainBytes(cfg trainer.Config, B, T int) uint64 {
 	V, L, C, NH := uint64(cfg.VocabSize), uint64(cfg.Layers), uint64(cfg.Dim), uint64(cfg.Heads)
 	N, P := uint64(B*T), uint64(cfg.NumParams())
 	att := uint64(B) * NH * uint64(T) * uint64(T)
-	acts := N*C + L*(N*C*7+N*3*C+N*8*C+4*N+att) + N*C + 3*N + N*V + N*C*2 + N*3*C + N*4*C
-	scratch := att*(2+4+2) + N*C*(2*3+4+2+4*3) + 2*max(N*V, N*4*C) + 2*max(V*C, 4*C*C) + 2*N*4*C + 32<<20
+	acts := N*C + L*(N*C*7+N*3*C+N*8*C+4*N+1) + N*C + 3*N + N*V + N*C*2 + N*3*C + N*4*C
+	// attention: the kept bf16 weights of each layer; the scores, their gradient (fp32) and dpre
+	scratch := 2*L*att + att*(4+4+2) + N*C*(2*3+4+2+4*3) + 2*max(N*V, N*4*C) + 2*max(V*C, 4*C*C) + 2*N*4*C + 32<<20
 	return 4*(4*P+acts) + scratch
 }
 
@@ -267,12 +272,39 @@ func (g *GPU) Alloc(n int) trainer.Buf {
 	return trainer.Buf{Dev: p, N: n}
 }
 
-// Free releases a buffer that Alloc returned (not a view of one).
+// Free releases a buffer that Alloc returned (not a view of one), and the attention weights
+// kept for the layers whose Att lies in it.
 func (g *GPU) Free(x trainer.Buf) {
 	defer g.enter()()
-	if x.Dev != 0 {
-		g.dev.free(x.Dev)
+	if x.Dev == 0 {
+		return
 	}
+	for key, s := range g.att {
+		if key >= x.Dev && key < x.Dev+4*uintptr(x.N) {
+			g.dev.free(s.p)
+			delete(g.att, key)
+		}
+	}
+	g.dev.free(x.Dev)
+}
+
+// KeepsAttention says that the backend keeps the attention weights (in bf16) itself.
+func (g *GPU) KeepsAttention() bool { return true }
+
+// attWeights is the bf16 buffer of n attention weights kept for the layer whose Att is att.
+func (g *GPU) attWeights(att trainer.Buf, n int) bf16p {
+	s := g.att[att.Dev]
+	if s.p == 0 || s.n < n {
+		if s.p != 0 {
+			g.must(g.dev.sync())
+			g.dev.free(s.p)
+		}
+		p, err := g.dev.alloc(kBF16P, n)
+		g.must(err)
+		s = scratchBuf{p: p, n: n, kind: kBF16P}
+		g.att[att.Dev] = s
+	}
+	return bf16p(s.p)
 }
 
 func (g *GPU) Upload(dst trainer.Buf, src []float32) {
@@ -352,11 +384,12 @@ func (g *GPU) AttentionForward(out, att trainer.Buf, qkv trainer.Buf, B, T, C, N
 	hs, BNH := C/NH, B*NH
 	q, k, v := g.permute(qkv, B, T, NH, hs)
 	th, tt := int64(T*hs), int64(T*T)
-	// att (T,T) = q (T,hs) · kᵀ, per (b,h)
+	// pre (T,T) = q (T,hs) · kᵀ, per (b,h)
+	pre := g.get("att.pre", kF32P, BNH*T*T)
 	g.gemm(gemmArgs{transB: true, M: T, N: T, K: hs, a: uintptr(q), lda: hs, sa: th, b: uintptr(k), ldb: hs, sb: th,
-		c: att.Dev, ldc: T, sc: tt, batch: BNH})
-	g.launchRows("attention_softmax", int64(BNH*T), f32p(att.Dev), int32(BNH), int32(T), float32(1/math.Sqrt(float64(hs))))
-	ab := g.bf16("att.attb", att.Dev, BNH*T*T)
+		c: pre, ldc: T, sc: tt, batch: BNH})
+	ab := g.attWeights(att, BNH*T*T)
+	g.launchRows("attention_softmax", int64(BNH*T), ab, f32p(pre), int32(BNH), int32(T), float32(1/math.Sqrt(float64(hs))))
 	// vaccum (T,hs) = att (T,T) · v (T,hs)
 	vacc := g.get("att.vaccum", kF32P, B*T*C)
 	g.gemm(gemmArgs{M: T, N: hs, K: T, a: uintptr(ab), lda: T, sa: tt, b: uintptr(v), ldb: hs, sb: th,
@@ -378,7 +411,11 @@ func (g *GPU) AttentionBackward(dqkv trainer.Buf, dout, qkv, att trainer.Buf, B,
 	hs, BNH := C/NH, B*NH
 	n := B * T * C
 	q, k, v := g.permute(qkv, B, T, NH, hs)
-	ab := g.bf16("att.attb", att.Dev, BNH*T*T)
+	kept := g.att[att.Dev]
+	if kept.p == 0 || kept.n < BNH*T*T {
+		g.must(fmt.Errorf("attention backward: no weights kept from a forward pass of this shape for the layer at %#x", att.Dev))
+	}
+	ab := bf16p(kept.p)
 	dvacc := bf16p(g.get("att.dvaccum", kBF16P, n))
 	g.launch1D("attention_unpermute_backward", int64(n), dvacc, f32p(dout.Dev), int32(B), int32(T), int32(NH), int32(hs))
 	th, tt := int64(T*hs), int64(T*T)
@@ -391,7 +428,7 @@ func (g *GPU) AttentionBackward(dqkv trainer.Buf, dout, qkv, att trainer.Buf, B,
 	g.gemm(gemmArgs{transA: true, M: T, N: hs, K: T, a: uintptr(ab), lda: T, sa: tt, b: uintptr(dvacc), ldb: hs, sb: th,
 		c: dv, ldc: hs, sc: th, batch: BNH})
 	dpre := bf16p(g.get("att.dpre", kBF16P, BNH*T*T))
-	g.launchRows("attention_softmax_backward", int64(BNH*T), dpre, f32p(datt), f32p(att.Dev), int32(BNH), int32(T),
+	g.launchRows("attention_softmax_backward", int64(BNH*T), dpre, f32p(datt), ab, int32(BNH), int32(T),
 		float32(1/math.Sqrt(float64(hs))))
 	// dq (T,hs) = dpre (T,T) · k; dk (T,hs) = dpreᵀ · q
 	g.gemm(gemmArgs{M: T, N: hs, K: T, a: uintptr(dpre), lda: T, sa: tt, b: uintptr(k), ldb: hs, sb: th,

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/pipe-dev/pipe/trainer"
 )
@@ -119,8 +120,6 @@ func opCases() []opCase {
 	lnOut, lnMean, lnRstd := cpu.Alloc(N*C), cpu.Alloc(N), cpu.Alloc(N)
 	cpu.LayerNormForward(lnOut, lnMean, lnRstd, trainer.Buf{Host: lnIn, N: N * C}, trainer.Buf{Host: lnW, N: C}, trainer.Buf{Host: lnB, N: C}, N, C)
 	qkv := randn(rng, N*3*C, 1)
-	att := cpu.Alloc(B * NH * T * T)
-	cpu.AttentionForward(cpu.Alloc(N*C), att, trainer.Buf{Host: qkv, N: N * 3 * C}, B, T, C, NH)
 	logits := randn(rng, N*V, 2)
 	probs, losses := cpu.Alloc(N*V), cpu.Alloc(N)
 	cpu.CrossEntropyForward(losses, probs, trainer.Buf{Host: logits, N: N * V}, targets, N, V)
@@ -146,9 +145,12 @@ func opCases() []opCase {
 		{name: "attention_forward", tol: 1e-2, bufs: map[string][]float32{"out": zeros(N * C), "att": zeros(B * NH * T * T), "qkv": qkv},
 			run: func(be trainer.Backend, b map[string]trainer.Buf) {
 				be.AttentionForward(b["out"], b["att"], b["qkv"], B, T, C, NH)
-			}, check: []string{"out", "att"}},
-		{name: "attention_backward", tol: 1e-2, bufs: map[string][]float32{"dqkv": randn(rng, N*3*C, 1), "dout": randn(rng, N*C, 1), "qkv": qkv, "att": att.Host},
+			}, check: []string{"out"}}, // the GPU keeps att itself: TestGPUAttentionKept
+		// the backward pass after its forward pass, whose weights it reads (kept by the GPU)
+		{name: "attention_backward", tol: 1e-2, bufs: map[string][]float32{"dqkv": randn(rng, N*3*C, 1), "dout": randn(rng, N*C, 1), "qkv": qkv,
+			"out": zeros(N * C), "att": zeros(B * NH * T * T)},
 			run: func(be trainer.Backend, b map[string]trainer.Buf) {
+				be.AttentionForward(b["out"], b["att"], b["qkv"], B, T, C, NH)
 				be.AttentionBackward(b["dqkv"], b["dout"], b["qkv"], b["att"], B, T, C, NH)
 			}, check: []string{"dqkv"}},
 		// decoding position t of one sequence: positions 0…t-1 already cached (T of them, the
@@ -244,6 +246,48 @@ func TestGPUOps(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestGPUAttentionKept checks the attention weights the GPU keeps (in bf16) for the backward
+// pass against the CPU's, causal zeros included, and that freeing the activations frees them.
+func TestGPUAttentionKept(t *testing.T) {
+	g := openGPU(t)
+	rng := rand.New(rand.NewPCG(11, 12))
+	const B, T, C, NH = 2, 37, 96, 3
+	qkv := randn(rng, B*T*3*C, 1)
+	cpu := trainer.NewCPU()
+	want := cpu.Alloc(B * NH * T * T)
+	cpu.AttentionForward(cpu.Alloc(B*T*C), want, trainer.Buf{Host: qkv, N: len(qkv)}, B, T, C, NH)
+	var err error
+	defer func() {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}()
+	defer Recover(&err)
+	all := g.Alloc(B*T*C + len(qkv) + 1)
+	out, in, att := all.View(0, B*T*C), all.View(B*T*C, len(qkv)), all.View(B*T*C+len(qkv), 1)
+	g.Upload(in, qkv)
+	g.AttentionForward(out, att, in, B, T, C, NH)
+	kept := g.att[att.Dev]
+	bits := make([]uint16, B*NH*T*T)
+	g.must(g.dev.dtoh(unsafe.Pointer(&bits[0]), kept.p, 2*len(bits)))
+	got := make([]float32, len(bits))
+	for i, b := range bits {
+		got[i] = math.Float32frombits(uint32(b) << 16)
+	}
+	if e := relErr(got, want.Host); !(e <= 1e-2) {
+		t.Errorf("kept attention weights: rel err %.3e", e)
+	}
+	for i, w := range want.Host {
+		if w == 0 && got[i] != 0 {
+			t.Fatalf("weight %d: %v where the CPU's is 0 (the causal mask)", i, got[i])
+		}
+	}
+	g.Free(all)
+	if len(g.att) != 0 {
+		t.Errorf("after Free, %d layers' weights are still kept", len(g.att))
 	}
 }
 

@@ -52,7 +52,7 @@ type LayerActs struct {
 	Ln1Rstd   Buf // (B,T)
 	Qkv       Buf // (B,T,3C)
 	Atty      Buf // (B,T,C) attention output, heads side by side
-	Att       Buf // (B,NH,T,T) attention weights after softmax
+	Att       Buf // (B,NH,T,T) attention weights after softmax (one value on an AttentionKeeper)
 	AttProj   Buf // (B,T,C)
 	Residual2 Buf // (B,T,C) residual + attention
 	Ln2       Buf // (B,T,C)
@@ -124,6 +124,10 @@ func (m *Model) allocActs(B, T int) {
 		sizes = append(sizes, n)
 	}
 	a := Activations{Layers: make([]LayerActs, L), shapeB: B, shapeT: T}
+	attSize := B * NH * T * T
+	if k, ok := m.Backend.(AttentionKeeper); ok && k.KeepsAttention() {
+		attSize = 1
+	}
 	take(&a.Encoded, N*C)
 	for l := range a.Layers {
 		la := &a.Layers[l]
@@ -132,7 +136,7 @@ func (m *Model) allocActs(B, T int) {
 		take(&la.Ln1Rstd, N)
 		take(&la.Qkv, N*3*C)
 		take(&la.Atty, N*C)
-		take(&la.Att, B*NH*T*T)
+		take(&la.Att, attSize)
 		take(&la.AttProj, N*C)
 		take(&la.Residual2, N*C)
 		take(&la.Ln2, N*C)
@@ -182,6 +186,11 @@ func (m *Model) freeActs() {
 	}
 	m.Acts = Activations{}
 }
+
+// AttentionKeeper is a Backend that keeps each layer's attention weights for the backward
+// pass itself, in its own precision (the GPU: bf16): the model's Att of a layer is then one
+// value, whose address names the layer to the backend, instead of (B,NH,T,T).
+type AttentionKeeper interface{ KeepsAttention() bool }
 
 // FusedClassifier is a Backend that computes the loss and its gradient in one pass over the
 // logits (N,V), never storing the probabilities: losses (N) as CrossEntropyForward, and the

@@ -1,12 +1,15 @@
 // attention (trainer/ops.go attentionForward, attentionBackward), as cuBLAS batched products
 // over the B*NH (batch, head) pairs with these kernels between them:
 //
-//	forward:  q, k, v = permute(qkv); att = softmax(q·kᵀ); vaccum = att·v; out = unpermute(vaccum)
+//	forward:  q, k, v = permute(qkv); pre = q·kᵀ; att = softmax(pre); vaccum = att·v;
+//	          out = unpermute(vaccum)
 //	backward: dvaccum = unpermute⁻¹(dout); datt = dvaccum·vᵀ; dv = attᵀ·dvaccum;
 //	          dpre = softmax_backward(datt); dq = dpre·k; dk = dpreᵀ·q; dqkv = permute⁻¹(dq, dk, dv)
 //
 // Shapes: qkv (B,T,3C) holds q, k, v side by side, each (B,T,NH,hs); q, k, v, vaccum
-// (B,NH,T,hs); att (B,NH,T,T); C = NH*hs.
+// (B,NH,T,hs); pre, att, datt, dpre (B,NH,T,T); C = NH*hs. The scores pre and their gradient
+// datt are fp32 (a bf16 score would be off by up to 0.4% before the exponential); the weights
+// att, kept for the backward pass, and dpre are bf16, the precision the products read them in.
 
 // attention_permute: q, k, v (B,NH,T,hs) in bf16 from qkv (B,T,3C).
 extern "C" __global__ void attention_permute(bf16* q, bf16* k, bf16* v, const float* qkv, int B, int T, int NH, int hs) {
@@ -23,25 +26,22 @@ extern "C" __global__ void attention_permute(bf16* q, bf16* k, bf16* v, const fl
   }
 }
 
-// attention_softmax: each row t of att (B*NH rows of (T,T)) in place becomes
-// softmax(scale * row[:t+1]), and 0 after t (the causal mask). One warp per row.
-extern "C" __global__ void attention_softmax(float* att, int BNH, int T, float scale) {
+// attention_softmax: row t of att (B*NH rows of (T,T)) = softmax(scale * row t of pre[:t+1]),
+// and 0 after t (the causal mask). One warp per row.
+extern "C" __global__ void attention_softmax(bf16* att, const float* pre, int BNH, int T, float scale) {
   i64 row = (i64)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
   int lane = threadIdx.x % 32;
   if (row >= (i64)BNH * T) return;
   int t = (int)(row % T);
-  float* x = att + row * T;
+  const float* x = pre + row * T;
+  bf16* a = att + row * T;
   float m = -3.402823466e38f;
   for (int i = lane; i <= t; i += 32) m = fmaxf(m, x[i]);
   m = warp_max(m);
   float s = 0.0f;
-  for (int i = lane; i <= t; i += 32) {
-    float e = expf(scale * (x[i] - m));
-    x[i] = e;
-    s += e;
-  }
+  for (int i = lane; i <= t; i += 32) s += expf(scale * (x[i] - m));
   float inv = 1.0f / warp_sum(s);
-  for (int i = lane; i < T; i += 32) x[i] = i <= t ? x[i] * inv : 0.0f;
+  for (int i = lane; i < T; i += 32) a[i] = f32_to_bf16(i <= t ? expf(scale * (x[i] - m)) * inv : 0.0f);
 }
 
 // attention_unpermute: out (B,T,C) from vaccum (B,NH,T,hs).
@@ -70,19 +70,19 @@ extern "C" __global__ void attention_unpermute_backward(bf16* dvaccum, const flo
 
 // attention_softmax_backward: per row t, dpre[:t+1] = att ⊙ (datt − Σ att⊙datt) · scale, and 0
 // after t; dpre in bf16. datt, att and dpre are (B*NH rows of (T,T)). One warp per row.
-extern "C" __global__ void attention_softmax_backward(bf16* dpre, const float* datt, const float* att, int BNH, int T,
+extern "C" __global__ void attention_softmax_backward(bf16* dpre, const float* datt, const bf16* att, int BNH, int T,
                                                       float scale) {
   i64 row = (i64)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
   int lane = threadIdx.x % 32;
   if (row >= (i64)BNH * T) return;
   int t = (int)(row % T);
-  const float* a = att + row * T;
+  const bf16* a = att + row * T;
   const float* d = datt + row * T;
   bf16* o = dpre + row * T;
   float dot = 0.0f;
-  for (int i = lane; i <= t; i += 32) dot += a[i] * d[i];
+  for (int i = lane; i <= t; i += 32) dot += bf16_to_f32(a[i]) * d[i];
   dot = warp_sum(dot);
-  for (int i = lane; i < T; i += 32) o[i] = f32_to_bf16(i <= t ? a[i] * (d[i] - dot) * scale : 0.0f);
+  for (int i = lane; i < T; i += 32) o[i] = f32_to_bf16(i <= t ? bf16_to_f32(a[i]) * (d[i] - dot) * scale : 0.0f);
 }
 
 // attention_permute_backward: dqkv (B,T,3C) from dq, dk, dv (B,NH,T,hs); overwrites dqkv.
