@@ -129,8 +129,8 @@ func TestProfile(t *testing.T) {
 	if e := p["layernorm_forward"]; e.Calls != 2*cfg.Layers+1 || e.Time <= 0 {
 		t.Errorf("layernorm_forward: %+v, want %d calls", e, 2*cfg.Layers+1)
 	}
-	if e := p["gemm 48x192x64"]; e.Calls != cfg.Layers { // the qkv product of each layer
-		t.Errorf("gemm 48x192x64: %+v, want %d calls; table %v", e, cfg.Layers, p)
+	if e := p["gemm 48x192x64+bias"]; e.Calls != cfg.Layers { // the qkv product of each layer
+		t.Errorf("gemm 48x192x64+bias: %+v, want %d calls; table %v", e, cfg.Layers, p)
 	}
 	if e := p["gemm 16x16x32×6"]; e.Calls != cfg.Layers { // q·kᵀ per (batch, head)
 		t.Errorf("gemm 16x16x32×6: %+v, want %d calls; table %v", e, cfg.Layers, p)

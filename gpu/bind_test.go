@@ -377,6 +377,8 @@ func TestConstants(t *testing.T) {
 		"CUDA_R_32F": cudaR32F, "CUDA_R_16BF": cudaR16BF, "CUBLAS_COMPUTE_32F": blasCompute32F,
 		"CUBLAS_OP_N": blasOpN, "CUBLAS_OP_T": blasOpT, "CUBLAS_GEMM_DEFAULT": blasGemmDefault,
 		"CUBLASLT_MATMUL_DESC_TRANSA": ltDescTransA, "CUBLASLT_MATMUL_DESC_TRANSB": ltDescTransB,
+		"CUBLASLT_MATMUL_DESC_EPILOGUE": ltDescEpilogue, "CUBLASLT_MATMUL_DESC_BIAS_POINTER": ltDescBiasPointer,
+		"CUBLASLT_EPILOGUE_BIAS":                      ltEpilogueBias,
 		"CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT":          ltLayoutBatchCount,
 		"CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET": ltLayoutBatchStride,
 		"CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES":    ltPrefMaxWorkspace,

@@ -1,6 +1,7 @@
 package gpu
 
 import (
+	"errors"
 	"fmt"
 	"unsafe"
 )
@@ -21,6 +22,9 @@ const (
 	blasOpT             = 1  // CUBLAS_OP_T
 	blasGemmDefault     = -1 // CUBLAS_GEMM_DEFAULT
 	ltDescTransA        = 3  // CUBLASLT_MATMUL_DESC_TRANSA
+	ltDescEpilogue      = 7  // CUBLASLT_MATMUL_DESC_EPILOGUE
+	ltDescBiasPointer   = 8  // CUBLASLT_MATMUL_DESC_BIAS_POINTER
+	ltEpilogueBias      = 4  // CUBLASLT_EPILOGUE_BIAS
 	ltDescTransB        = 4  // CUBLASLT_MATMUL_DESC_TRANSB
 	ltLayoutBatchCount  = 5  // CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT
 	ltLayoutBatchStride = 6  // CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET
@@ -101,7 +105,9 @@ func blasCheck(what string, s blasStatus) error {
 // gemmArgs is one (batched) product in row-major terms, as trainer's gemm states it:
 // c (M,N) = op(a) (M,K) · op(b) (K,N) + beta·c, where op transposes when trans is set (then a
 // is stored (K,M), b (N,K)); lda, ldb, ldc are row strides in elements, a and b are bf16,
-// c is fp32. Batch > 1 repeats it with element strides sa, sb, sc.
+// c is fp32. Batch > 1 repeats it with element strides sa, sb, sc. With bias (fp32, N
+// values; batch 1 only), c = op(a)·op(b) + bias broadcast over the rows, by cuBLASLt's bias
+// epilogue; a device without an algorithm for it returns errNoEpilogue and does nothing.
 type gemmArgs struct {
 	transA, transB bool
 	M, N, K        int
@@ -110,7 +116,12 @@ type gemmArgs struct {
 	sa, sb, sc     int64
 	batch          int
 	beta           float32
+	bias           uintptr
 }
+
+// errNoEpilogue is gemm's error when cuBLASLt has no algorithm for a product with the bias
+// epilogue; the caller adds the bias itself.
+var errNoEpilogue = errors.New("cuBLASLt has no algorithm with the bias epilogue for this product")
 
 // planKey is what a cuBLASLt plan depends on: shapes, strides and pointer alignments.
 type planKey struct {
@@ -119,6 +130,8 @@ type planKey struct {
 	sa, sb, sc             int64
 	batch                  int
 	alA, alB, alC          uint32
+	bias                   bool
+	alBias                 uint32
 }
 
 type plan struct {
@@ -173,6 +186,16 @@ func (g *cudaDevice) newPlan(k planKey) (*plan, error) {
 	}
 	if err := blasCheck("set TRANSB", lt.cublasLtMatmulDescSetAttribute(p.desc, ltDescTransB, unsafe.Pointer(&B.op), 4)); err != nil {
 		return nil, err
+	}
+	if k.bias {
+		// the heuristic reads the bias pointer's alignment: one of the alignment the key has
+		epi, ptr := uint32(ltEpilogueBias), uint64(k.alBias)
+		if err := blasCheck("set EPILOGUE", lt.cublasLtMatmulDescSetAttribute(p.desc, ltDescEpilogue, unsafe.Pointer(&epi), 4)); err != nil {
+			return nil, err
+		}
+		if err := blasCheck("set BIAS_POINTER", lt.cublasLtMatmulDescSetAttribute(p.desc, ltDescBiasPointer, unsafe.Pointer(&ptr), 8)); err != nil {
+			return nil, err
+		}
 	}
 	layout := func(out *uintptr, typ int32, x colMajor) error {
 		if err := blasCheck("cublasLtMatrixLayoutCreate", lt.cublasLtMatrixLayoutCreate(out, typ, uint64(x.rows), uint64(x.cols), int64(x.ld))); err != nil {
@@ -234,7 +257,11 @@ func (g *cudaDevice) gemm(a gemmArgs) error {
 		return alignment(p)
 	}
 	k := planKey{transA: a.transA, transB: a.transB, M: a.M, N: a.N, K: a.K, lda: a.lda, ldb: a.ldb, ldc: a.ldc,
-		sa: a.sa, sb: a.sb, sc: a.sc, batch: a.batch, alA: al(a.a, a.sa, 2), alB: al(a.b, a.sb, 2), alC: al(a.c, a.sc, 4)}
+		sa: a.sa, sb: a.sb, sc: a.sc, batch: a.batch, alA: al(a.a, a.sa, 2), alB: al(a.b, a.sb, 2), alC: al(a.c, a.sc, 4),
+		bias: a.bias != 0, alBias: alignment(a.bias)}
+	if a.bias != 0 && a.batch > 1 {
+		return fmt.Errorf("gemm %+v: a bias with a batch", k)
+	}
 	p := g.plans[k]
 	if p == nil {
 		var err error
@@ -246,6 +273,15 @@ func (g *cudaDevice) gemm(a gemmArgs) error {
 	alpha, beta := float32(1), a.beta
 	if a.K == 0 {
 		return fmt.Errorf("gemm %+v: empty inner dimension", k)
+	}
+	if a.bias != 0 {
+		if !p.ok {
+			return errNoEpilogue
+		}
+		ptr := uint64(a.bias)
+		if err := blasCheck("set BIAS_POINTER", g.lt.cublasLtMatmulDescSetAttribute(p.desc, ltDescBiasPointer, unsafe.Pointer(&ptr), 8)); err != nil {
+			return err
+		}
 	}
 	if p.ok {
 		return blasCheck(fmt.Sprintf("cublasLtMatmul %+v", k), g.lt.cublasLtMatmul(g.ltHandle, p.desc, unsafe.Pointer(&alpha),

@@ -19,6 +19,8 @@ type dryDevice struct {
 	allocs map[uintptr]dryAlloc // by base address
 	bases  []uintptr            // sorted
 	counts map[string]int       // launches per kernel, and "gemm"
+
+	noEpilogue bool // answer errNoEpilogue to products with a bias, as cuBLASLt may
 }
 
 type dryAlloc struct {
@@ -172,6 +174,17 @@ func (d *dryDevice) gemm(a gemmArgs) error {
 	if err := operand("c", a.c, kF32P, a.M, a.N, a.ldc, a.sc); err != nil {
 		return err
 	}
+	if a.bias != 0 {
+		if batch > 1 {
+			return fmt.Errorf("gemm %+v: a bias with a batch", a)
+		}
+		if d.noEpilogue {
+			return errNoEpilogue
+		}
+		if err := d.span(fmt.Sprintf("gemm %+v: bias", a), a.bias, kF32P, uintptr(4*a.N)); err != nil {
+			return err
+		}
+	}
 	d.counts["gemm"]++
 	return nil
 }
@@ -179,16 +192,19 @@ func (d *dryDevice) gemm(a gemmArgs) error {
 // TestDryRun runs a model's forward, backward and AdamW step, a fused classifier and the
 // sampling path through the backend on the dry device, for a few shapes (odd sizes included).
 func TestDryRun(t *testing.T) {
+	launched := map[string]int{}
 	for _, c := range []struct {
-		cfg  trainer.Config
-		B, T int
+		cfg        trainer.Config
+		B, T       int
+		noEpilogue bool // as where cuBLASLt has no algorithm with the bias epilogue
 	}{
-		{trainer.Config{VocabSize: 3, Context: 11, Layers: 3, Heads: 3, Dim: 48}, 5, 11},
-		{trainer.Config{VocabSize: 1001, Context: 64, Layers: 2, Heads: 4, Dim: 128}, 3, 37},
-		{trainer.Config{VocabSize: 50257, Context: 1024, Layers: 2, Heads: 12, Dim: 768}, 2, 1024},
+		{trainer.Config{VocabSize: 3, Context: 11, Layers: 3, Heads: 3, Dim: 48}, 5, 11, true},
+		{trainer.Config{VocabSize: 1001, Context: 64, Layers: 2, Heads: 4, Dim: 128}, 3, 37, false},
+		{trainer.Config{VocabSize: 50257, Context: 1024, Layers: 2, Heads: 12, Dim: 768}, 2, 1024, false},
 	} {
 		t.Run(fmt.Sprintf("V%d_T%d_C%d_B%d", c.cfg.VocabSize, c.T, c.cfg.Dim, c.B), func(t *testing.T) {
 			dev := newDryDevice(t)
+			dev.noEpilogue = c.noEpilogue
 			g, err := newGPU(dev, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -227,14 +243,17 @@ func TestDryRun(t *testing.T) {
 			if runErr != nil {
 				t.Fatal(runErr)
 			}
-			sigs, _ := kernelSigs()
-			for name := range sigs {
-				if dev.counts[name] == 0 {
-					t.Errorf("kernel %s was never launched", name)
-				}
+			for name, n := range dev.counts {
+				launched[name] += n
 			}
 			t.Logf("launches: %v", dev.counts)
 		})
+	}
+	sigs, _ := kernelSigs()
+	for name := range sigs {
+		if launched[name] == 0 {
+			t.Errorf("kernel %s was never launched", name)
+		}
 	}
 }
 

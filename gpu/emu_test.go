@@ -15,6 +15,7 @@ import (
 	"unsafe"
 
 	"github.com/ebitengine/purego"
+	"github.com/pipe-dev/pipe/trainer"
 )
 
 // emuDevice runs the backend without a GPU, computing: the kernels of kernels/*.cu are compiled
@@ -275,6 +276,14 @@ func (d *emuDevice) gemm(a gemmArgs) error {
 		cv[i] = float64(*(*float32)(unsafe.Pointer(&craw[4*i])))
 	}
 	fastColMajorGemm(A, B, C, av, bv, cv, a.K, batch, float64(a.beta))
+	if a.bias != 0 { // the epilogue: bias[i] to row i of cuBLAS's D, which is column i of ours
+		braw := d.bytes(a.bias, 4*a.N)
+		for j := range C.cols {
+			for i := range C.rows {
+				cv[i+j*C.ld] += float64(*(*float32)(unsafe.Pointer(&braw[4*i])))
+			}
+		}
+	}
 	for i := range cv {
 		*(*float32)(unsafe.Pointer(&craw[4*i])) = float32(cv[i])
 	}
@@ -380,5 +389,35 @@ func TestEmulator(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), msg) || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s: error %v, want one saying %q", name, err, msg)
 		}
+	}
+}
+
+// TestMatmulWithoutEpilogue runs MatmulForward where cuBLASLt offers no algorithm with the bias
+// epilogue: the backend adds the bias itself, with the same result.
+func TestMatmulWithoutEpilogue(t *testing.T) {
+	dev := newEmuDevice(t)
+	dev.noEpilogue = true
+	g, err := newGPU(dev, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range opCases() {
+		if !strings.HasPrefix(c.name, "matmul_forward_74") {
+			continue
+		}
+		var err error
+		func() {
+			defer Recover(&err)
+			want, got := runOp(trainer.NewCPU(), c), runOp(g, c)
+			if e := relErr(got["out"], want["out"]); !(e <= c.tol) {
+				t.Errorf("%s: rel err %.3e", c.name, e)
+			}
+		}()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if dev.counts["bias_broadcast"] != 2 {
+		t.Errorf("bias_broadcast ran %d times, want 2 (once a product)", dev.counts["bias_broadcast"])
 	}
 }

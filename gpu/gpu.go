@@ -358,13 +358,20 @@ func (g *GPU) LayerNormBackward(dinp, dweight, dbias trainer.Buf, dout, inp, wei
 		f32p(mean.Dev), f32p(rstd.Dev), int32(N), int32(C), int32(rowsPerBlock))
 }
 
-// MatmulForward: out (N,OC) = bias, then += inp (N,C) · weight (C,OC) in bf16.
+// MatmulForward: out (N,OC) = inp (N,C) · weight (C,OC) in bf16 + bias, the bias added by
+// cuBLASLt's epilogue; where it has no algorithm for that, bias_broadcast then out += the product.
 func (g *GPU) MatmulForward(out trainer.Buf, inp, weight, bias trainer.Buf, N, C, OC int) {
 	defer g.enter()()
-	g.launch1D("bias_broadcast", int64(N*OC), f32p(out.Dev), f32p(bias.Dev), int32(N), int32(OC))
 	a := g.bf16("mm.a", inp.Dev, N*C)
 	w := g.bf16("mm.b", weight.Dev, C*OC)
-	g.gemm(gemmArgs{M: N, N: OC, K: C, a: uintptr(a), lda: C, b: uintptr(w), ldb: OC, c: out.Dev, ldc: OC, beta: 1})
+	mm := gemmArgs{M: N, N: OC, K: C, a: uintptr(a), lda: C, b: uintptr(w), ldb: OC, c: out.Dev, ldc: OC, bias: bias.Dev}
+	if err := g.gemmErr(mm); err != errNoEpilogue {
+		g.must(err)
+		return
+	}
+	g.launch1D("bias_broadcast", int64(N*OC), f32p(out.Dev), f32p(bias.Dev), int32(N), int32(OC))
+	mm.bias, mm.beta = 0, 1
+	g.gemm(mm)
 }
 
 // MatmulBackward: dinp (N,C) = dout · weightᵀ; dweight (C,OC) += inpᵀ · dout; dbias += Σ rows of dout.
@@ -540,13 +547,20 @@ func (g *GPU) AdamW(params, m, v trainer.Buf, grads trainer.Buf, a trainer.AdamW
 		a.WeightDecay, a.GradScale, inv1, inv2)
 }
 
-func (g *GPU) gemm(a gemmArgs) {
+func (g *GPU) gemm(a gemmArgs) { g.must(g.gemmErr(a)) }
+
+// gemmErr runs a product, timed when profiling, and returns its error.
+func (g *GPU) gemmErr(a gemmArgs) (err error) {
 	name := ""
 	if g.profile != nil {
 		name = fmt.Sprintf("gemm %dx%dx%d", a.M, a.N, a.K)
 		if a.batch > 1 {
 			name += fmt.Sprintf("×%d", a.batch)
 		}
+		if a.bias != 0 {
+			name += "+bias"
+		}
 	}
-	g.timed(name, func() { g.must(g.dev.gemm(a)) })
+	g.timed(name, func() { err = g.dev.gemm(a) })
+	return err
 }
