@@ -120,7 +120,7 @@ func loadEmuRuntime(files []KernelFile) (*emuRuntime, error) {
 		srcs = append(srcs, p)
 	}
 	so := filepath.Join(dir, "emu.so")
-	args := append([]string{"-O2", "-fPIC", "-shared", "-Wall", "-Wno-unused-function", "-Wno-unknown-pragmas", "-o", so}, srcs...)
+	args := append([]string{"-O2", "-fPIC", "-shared", "-fno-strict-aliasing", "-Wall", "-Wno-unused-function", "-Wno-unknown-pragmas", "-o", so}, srcs...)
 	if out, err := exec.Command(cxx, args...).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("%s %s: %v\n%s", cxx, strings.Join(args, " "), err, out)
 	}

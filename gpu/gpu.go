@@ -28,9 +28,12 @@ type GPU struct {
 	sigs    map[string]*kernelSig
 	scratch map[string]scratchBuf
 	profile map[string]ProfileEntry // nil unless profiling
-	// attention's bf16 weights (B,NH,T,T) of each layer, kept from the forward pass for the
-	// backward pass, by the address of the model's one-value Att of the layer
+	// what attention keeps of each layer's forward pass for its backward pass, by the address
+	// of the model's one-value Att of the layer: the log-sum-exp of each row (B,NH,T) after the
+	// flash forward, else the bf16 weights (B,NH,T,T)
 	att map[uintptr]scratchBuf
+	// NoFlash makes attention run as cuBLAS's batched products whatever the head size
+	NoFlash bool
 }
 
 // ProfileEntry is the time one kernel (or the products of one shape) took while profiling,
@@ -166,8 +169,14 @@ func TrainBytes(cfg trainer.Config, B, T int) uint64 {
 	N, P := uint64(B*T), uint64(cfg.NumParams())
 	att := uint64(B) * NH * uint64(T) * uint64(T)
 	acts := N*C + L*(N*C*7+N*3*C+N*8*C+4*N+1) + N*C + 3*N + N*V + N*C*2 + N*3*C + N*4*C
-	// attention: the kept bf16 weights of each layer; the scores, their gradient (fp32) and dpre
-	scratch := 2*L*att + att*(4+4+2) + N*C*(2*3+4+2+4*3) + 2*max(N*V, N*4*C) + 2*max(V*C, 4*C*C) + 2*N*4*C + 32<<20
+	// attention: the kept bf16 weights of each layer, the scores, their gradient (fp32) and
+	// dpre; with the flash forward (heads of 64) each layer keeps the rows' log-sum-exp and the
+	// backward pass makes the weights again (bf16)
+	attn := 2*L*att + att*(4+4+2)
+	if C/NH == flashHS {
+		attn = 4*L*uint64(B)*NH*uint64(T) + att*(4+2+4+2)
+	}
+	scratch := attn + N*C*(2*3+4+2+4*3) + 2*max(N*V, N*4*C) + 2*max(V*C, 4*C*C) + 2*N*4*C + 32<<20
 	return 4*(4*P+acts) + scratch
 }
 
@@ -291,20 +300,21 @@ func (g *GPU) Free(x trainer.Buf) {
 // KeepsAttention says that the backend keeps the attention weights (in bf16) itself.
 func (g *GPU) KeepsAttention() bool { return true }
 
-// attWeights is the bf16 buffer of n attention weights kept for the layer whose Att is att.
-func (g *GPU) attWeights(att trainer.Buf, n int) bf16p {
+// kept is the buffer of n values of kind kept for the backward pass of the layer whose Att is
+// att: the flash forward's log-sum-exp (fp32) or the weights (bf16).
+func (g *GPU) kept(att trainer.Buf, kind argKind, n int) uintptr {
 	s := g.att[att.Dev]
-	if s.p == 0 || s.n < n {
+	if s.p == 0 || s.n < n || s.kind != kind {
 		if s.p != 0 {
 			g.must(g.dev.sync())
 			g.dev.free(s.p)
 		}
-		p, err := g.dev.alloc(kBF16P, n)
+		p, err := g.dev.alloc(kind, n)
 		g.must(err)
-		s = scratchBuf{p: p, n: n, kind: kBF16P}
+		s = scratchBuf{p: p, n: n, kind: kind}
 		g.att[att.Dev] = s
 	}
-	return bf16p(s.p)
+	return s.p
 }
 
 func (g *GPU) Upload(dst trainer.Buf, src []float32) {
@@ -385,20 +395,39 @@ func (g *GPU) MatmulBackward(dinp, dweight, dbias trainer.Buf, dout, inp, weight
 	g.launchColumns("matmul_backward_bias", OC, N, f32p(dbias.Dev), f32p(dout.Dev), int32(N), int32(OC), int32(rowsPerBlock))
 }
 
+// flashHS is the head size attention_flash_forward is written for (GPT-2's at every size).
+const flashHS = 64
+
+// useFlash says whether attention of this shape runs as attention_flash_forward.
+func (g *GPU) useFlash(B, NH, hs int) bool {
+	return !g.NoFlash && hs == flashHS && B*NH <= 65535
+}
+
 // AttentionForward: per (batch, head), att = softmax(q·kᵀ/√hs) causal, out = att·v; see attention.cu.
+// With heads of 64, attention_flash_forward computes it without the (T,T) matrices and keeps
+// only each row's log-sum-exp for the backward pass; otherwise cuBLAS's batched products with
+// attention_softmax between them, keeping the weights in bf16.
 func (g *GPU) AttentionForward(out, att trainer.Buf, qkv trainer.Buf, B, T, C, NH int) {
 	defer g.enter()()
 	hs, BNH := C/NH, B*NH
 	q, k, v := g.permute(qkv, B, T, NH, hs)
+	vacc := g.get("att.vaccum", kF32P, B*T*C)
+	scale := float32(1 / math.Sqrt(float64(hs)))
+	if g.useFlash(B, NH, hs) {
+		lse := g.kept(att, kF32P, BNH*T)
+		g.launch("attention_flash_forward", [3]uint32{uint32((T + 63) / 64), uint32(BNH), 1}, [3]uint32{128, 1, 1},
+			f32p(vacc), f32p(lse), q, k, v, int32(T), scale)
+		g.launch1D("attention_unpermute", int64(B*T*C), f32p(out.Dev), f32p(vacc), int32(B), int32(T), int32(NH), int32(hs))
+		return
+	}
 	th, tt := int64(T*hs), int64(T*T)
 	// pre (T,T) = q (T,hs) · kᵀ, per (b,h)
 	pre := g.get("att.pre", kF32P, BNH*T*T)
 	g.gemm(gemmArgs{transB: true, M: T, N: T, K: hs, a: uintptr(q), lda: hs, sa: th, b: uintptr(k), ldb: hs, sb: th,
 		c: pre, ldc: T, sc: tt, batch: BNH})
-	ab := g.attWeights(att, BNH*T*T)
-	g.launchRows("attention_softmax", int64(BNH*T), ab, f32p(pre), int32(BNH), int32(T), float32(1/math.Sqrt(float64(hs))))
+	ab := bf16p(g.kept(att, kBF16P, BNH*T*T))
+	g.launchRows("attention_softmax", int64(BNH*T), ab, f32p(pre), int32(BNH), int32(T), scale)
 	// vaccum (T,hs) = att (T,T) · v (T,hs)
-	vacc := g.get("att.vaccum", kF32P, B*T*C)
 	g.gemm(gemmArgs{M: T, N: hs, K: T, a: uintptr(ab), lda: T, sa: tt, b: uintptr(v), ldb: hs, sb: th,
 		c: vacc, ldc: hs, sc: th, batch: BNH})
 	g.launch1D("attention_unpermute", int64(B*T*C), f32p(out.Dev), f32p(vacc), int32(B), int32(T), int32(NH), int32(hs))
@@ -418,14 +447,24 @@ func (g *GPU) AttentionBackward(dqkv trainer.Buf, dout, qkv, att trainer.Buf, B,
 	hs, BNH := C/NH, B*NH
 	n := B * T * C
 	q, k, v := g.permute(qkv, B, T, NH, hs)
+	th, tt := int64(T*hs), int64(T*T)
+	scale := float32(1 / math.Sqrt(float64(hs)))
 	kept := g.att[att.Dev]
-	if kept.p == 0 || kept.n < BNH*T*T {
-		g.must(fmt.Errorf("attention backward: no weights kept from a forward pass of this shape for the layer at %#x", att.Dev))
+	var ab bf16p
+	switch {
+	case kept.kind == kF32P && kept.n >= BNH*T: // the flash forward's log-sum-exp: the weights again
+		pre := g.get("att.pre", kF32P, BNH*T*T)
+		g.gemm(gemmArgs{transB: true, M: T, N: T, K: hs, a: uintptr(q), lda: hs, sa: th, b: uintptr(k), ldb: hs, sb: th,
+			c: pre, ldc: T, sc: tt, batch: BNH})
+		ab = bf16p(g.get("att.w", kBF16P, BNH*T*T))
+		g.launch1D("attention_weights_lse", int64(BNH*T*T), ab, f32p(pre), f32p(kept.p), int32(BNH), int32(T), scale)
+	case kept.kind == kBF16P && kept.n >= BNH*T*T:
+		ab = bf16p(kept.p)
+	default:
+		g.must(fmt.Errorf("attention backward: nothing kept from a forward pass of this shape for the layer at %#x", att.Dev))
 	}
-	ab := bf16p(kept.p)
 	dvacc := bf16p(g.get("att.dvaccum", kBF16P, n))
 	g.launch1D("attention_unpermute_backward", int64(n), dvacc, f32p(dout.Dev), int32(B), int32(T), int32(NH), int32(hs))
-	th, tt := int64(T*hs), int64(T*T)
 	// datt (T,T) = dvaccum (T,hs) · vᵀ
 	datt := g.get("att.datt", kF32P, BNH*T*T)
 	g.gemm(gemmArgs{transB: true, M: T, N: T, K: hs, a: uintptr(dvacc), lda: hs, sa: th, b: uintptr(v), ldb: hs, sb: th,
@@ -435,8 +474,7 @@ func (g *GPU) AttentionBackward(dqkv trainer.Buf, dout, qkv, att trainer.Buf, B,
 	g.gemm(gemmArgs{transA: true, M: T, N: hs, K: T, a: uintptr(ab), lda: T, sa: tt, b: uintptr(dvacc), ldb: hs, sb: th,
 		c: dv, ldc: hs, sc: th, batch: BNH})
 	dpre := bf16p(g.get("att.dpre", kBF16P, BNH*T*T))
-	g.launchRows("attention_softmax_backward", int64(BNH*T), dpre, f32p(datt), ab, int32(BNH), int32(T),
-		float32(1/math.Sqrt(float64(hs))))
+	g.launchRows("attention_softmax_backward", int64(BNH*T), dpre, f32p(datt), ab, int32(BNH), int32(T), scale)
 	// dq (T,hs) = dpre (T,T) · k; dk (T,hs) = dpreᵀ · q
 	g.gemm(gemmArgs{M: T, N: hs, K: T, a: uintptr(dpre), lda: T, sa: tt, b: uintptr(k), ldb: hs, sb: th,
 		c: dq, ldc: hs, sc: th, batch: BNH})

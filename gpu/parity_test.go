@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"unsafe"
@@ -198,6 +199,25 @@ func opCases() []opCase {
 				be.AdamW(b["p"], b["m"], b["v"], b["g"], trainer.AdamWStep{LR: 1e-3, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1, GradScale: 0.7, Step: 3})
 			}, check: []string{"p", "m", "v"}},
 	}
+	// attention with heads of 64 (the flash forward's): one block of rows and a part, and
+	// several blocks ending in a part
+	for _, s := range []struct{ B, T, C, NH int }{{2, 37, 128, 2}, {1, 130, 192, 3}} {
+		n := s.B * s.T
+		in := randn(rng, n*3*s.C, 1)
+		cases = append(cases,
+			opCase{name: fmt.Sprintf("attention_forward_hs64_T%d", s.T), tol: 1e-2,
+				bufs: map[string][]float32{"out": zeros(n * s.C), "att": zeros(s.B * s.NH * s.T * s.T), "qkv": in},
+				run: func(be trainer.Backend, b map[string]trainer.Buf) {
+					be.AttentionForward(b["out"], b["att"], b["qkv"], s.B, s.T, s.C, s.NH)
+				}, check: []string{"out"}},
+			opCase{name: fmt.Sprintf("attention_backward_hs64_T%d", s.T), tol: 1e-2,
+				bufs: map[string][]float32{"dqkv": randn(rng, n*3*s.C, 1), "dout": randn(rng, n*s.C, 1), "qkv": in,
+					"out": zeros(n * s.C), "att": zeros(s.B * s.NH * s.T * s.T)},
+				run: func(be trainer.Backend, b map[string]trainer.Buf) {
+					be.AttentionForward(b["out"], b["att"], b["qkv"], s.B, s.T, s.C, s.NH)
+					be.AttentionBackward(b["dqkv"], b["dout"], b["qkv"], b["att"], s.B, s.T, s.C, s.NH)
+				}, check: []string{"dqkv"}})
+	}
 	// the Conv1D layers at the model's small shape and at GPT-2's
 	for _, s := range []struct{ N, C, OC int }{{N, C, 3 * C}, {N, 4 * C, C}, {512, 768, 3072}} {
 		cases = append(cases,
@@ -247,6 +267,39 @@ func TestGPUOps(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestGPUAttentionPaths runs the attention cases with heads of 64, which TestGPUOps runs
+// through the flash forward, through cuBLAS's batched products instead, and checks that the
+// flash forward was the one that ran there.
+func TestGPUAttentionPaths(t *testing.T) {
+	g := openGPU(t)
+	for _, flash := range []bool{true, false} {
+		g.NoFlash = !flash
+		for _, c := range opCases() {
+			if !strings.Contains(c.name, "_hs64_") {
+				continue
+			}
+			var err error
+			func() {
+				defer Recover(&err)
+				g.StartProfile()
+				want, got := runOp(trainer.NewCPU(), c), runOp(g, c)
+				for _, name := range c.check {
+					if e := relErr(got[name], want[name]); !(e <= c.tol) {
+						t.Errorf("flash %v, %s: %s: rel err %.3e", flash, c.name, name, e)
+					}
+				}
+				if ran := g.Profile()["attention_flash_forward"].Calls > 0; ran != flash {
+					t.Errorf("flash %v, %s: attention_flash_forward ran: %v", flash, c.name, ran)
+				}
+			}()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	g.NoFlash, g.profile = false, nil
 }
 
 // TestGPUAttentionKept checks the attention weights the GPU keeps (in bf16) for the backward
@@ -370,8 +423,17 @@ func twin(t *testing.T, g *GPU, cfg trainer.Config, seed uint64) (cpu, gm *train
 }
 
 // TestGPUModel compares the loss, the logits and every parameter's gradient of a small model.
+// Heads of 32 run attention as cuBLAS products, heads of 64 through the flash forward.
 func TestGPUModel(t *testing.T) {
 	g := openGPU(t)
+	for _, heads := range []int{4, 2} {
+		t.Run(fmt.Sprintf("hs%d", 128/heads), func(t *testing.T) {
+			testGPUModel(t, g, trainer.Config{VocabSize: 1001, Context: 64, Layers: 2, Heads: heads, Dim: 128})
+		})
+	}
+}
+
+func testGPUModel(t *testing.T, g *GPU, cfg trainer.Config) {
 	var err error
 	defer func() {
 		if err != nil {
@@ -379,7 +441,6 @@ func TestGPUModel(t *testing.T) {
 		}
 	}()
 	defer Recover(&err)
-	cfg := trainer.Config{VocabSize: 1001, Context: 64, Layers: 2, Heads: 4, Dim: 128}
 	B, T := 4, 64
 	cpu, gm := twin(t, g, cfg, 7)
 	rng := rand.New(rand.NewPCG(8, 9))

@@ -55,3 +55,29 @@ __device__ float block_max(float v) {
 
 // The grid-stride loop of the elementwise kernels: i over [0, n).
 #define FOR_EACH(i, n) for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64)gridDim.x * blockDim.x)
+
+// mma_16816 is one warp's tensor-core product D (16x8, fp32) = A (16x16, bf16) · B (16x8, bf16)
+// + C, PTX's mma.m16n8k16.row.col (sm_80 and later), in its fragment layouts: with g = lane/4
+// and q = lane%4, each 32-bit register holds two bf16 of consecutive k (the lower k in the low
+// half), and
+//   a[0] A[g][2q..2q+1]     a[1] A[g+8][2q..2q+1]   a[2] A[g][2q+8..]    a[3] A[g+8][2q+8..]
+//   b[0] B[2q..2q+1][g]     b[1] B[2q+8..2q+9][g]
+//   c[0], c[1] C[g][2q], C[g][2q+1]                 c[2], c[3] C[g+8][2q], C[g+8][2q+1]
+// The emulated device (gpu/testdata/emu) computes it from the same layouts.
+#ifndef PIPE_EMU
+__device__ __forceinline__ void mma_16816(float* d, const unsigned* a, const unsigned* b, const float* c) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};\n"
+      : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
+}
+#else
+__device__ __forceinline__ void mma_16816(float* d, const unsigned* a, const unsigned* b, const float* c) {
+  emu_mma_16816(d, a, b, c);
+}
+#endif
+
+// pack_bf16 is two values as the bf16 pair of one mma register: lo in the low half.
+__device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
+  return (unsigned)f32_to_bf16(lo) | ((unsigned)f32_to_bf16(hi) << 16);
+}

@@ -14,7 +14,9 @@ extern emu_dim3 threadIdx, blockIdx, blockDim, gridDim;
 void emu_syncthreads(void);
 void emu_shfl(void* v, int size, int arg, int mode, unsigned mask);
 void emu_fail(const char* msg);
+void emu_mma_16816(float* d, const unsigned* a, const unsigned* b, const float* c);
 }
+#define PIPE_EMU 1  // the prelude's mma_16816 calls emu_mma_16816 instead of PTX
 enum { EMU_SHFL_XOR, EMU_SHFL_DOWN, EMU_SHFL_UP, EMU_SHFL_IDX };
 
 #define __global__

@@ -107,6 +107,56 @@ extern "C" void emu_shfl(void* v, int size, int arg, int mode, unsigned mask) {
   memcpy(v, slots[p][base + src], size);
 }
 
+// The fragments each lane offers to a tensor-core product, in two sets like the shuffles'.
+static unsigned mmaA[2][1024][4], mmaB[2][1024][2];
+
+static float bf16lo(unsigned r) {
+  unsigned u = r << 16;
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+static float bf16hi(unsigned r) {
+  unsigned u = r & 0xffff0000u;
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+// emu_mma_16816 is mma.sync.m16n8k16.row.col.f32.bf16.bf16.f32 for the warp of the calling
+// thread: every lane offers its A and B fragments, waits for the others, then computes its own
+// four elements of D (the layouts are the prelude's mma_16816 comment).
+extern "C" void emu_mma_16816(float* d, const unsigned* a, const unsigned* b, const float* c) {
+  int lane = current % 32, base = current - lane;
+  unsigned n = ++shuffles[current], p = n & 1;
+  memcpy(mmaA[p][current], a, 16);
+  memcpy(mmaB[p][current], b, 8);
+  wait(AT_WARP);
+  float A[16][16], B[16][8];
+  for (int l = 0; l < 32; l++) {
+    if (base + l >= nthreads || shuffles[base + l] < n) emu_fail("an mma.sync in a warp with a lane that has exited or does not exist");
+    int g = l >> 2, q = l & 3;
+    const unsigned* fa = mmaA[p][base + l];
+    const unsigned* fb = mmaB[p][base + l];
+    A[g][2 * q] = bf16lo(fa[0]), A[g][2 * q + 1] = bf16hi(fa[0]);
+    A[g + 8][2 * q] = bf16lo(fa[1]), A[g + 8][2 * q + 1] = bf16hi(fa[1]);
+    A[g][2 * q + 8] = bf16lo(fa[2]), A[g][2 * q + 9] = bf16hi(fa[2]);
+    A[g + 8][2 * q + 8] = bf16lo(fa[3]), A[g + 8][2 * q + 9] = bf16hi(fa[3]);
+    B[2 * q][g] = bf16lo(fb[0]), B[2 * q + 1][g] = bf16hi(fb[0]);
+    B[2 * q + 8][g] = bf16lo(fb[1]), B[2 * q + 9][g] = bf16hi(fb[1]);
+  }
+  int g = lane >> 2, q = lane & 3;
+  float out[4];
+  for (int e = 0; e < 4; e++) {
+    int row = g + (e >= 2 ? 8 : 0), col = 2 * q + (e & 1);
+    float s = c[e];
+    for (int k = 0; k < 16; k++) s += A[row][k] * B[k][col];
+    out[e] = s;
+  }
+  memcpy(d, out, 16);  // d may be c
+}
+
 static void start(void) {
   entry(entryArgs);
   fibers[current].state = DONE;
