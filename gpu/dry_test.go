@@ -194,21 +194,24 @@ func (d *dryDevice) gemm(a gemmArgs) error {
 func TestDryRun(t *testing.T) {
 	launched := map[string]int{}
 	for _, c := range []struct {
-		cfg        trainer.Config
-		B, T       int
-		noEpilogue bool // as where cuBLASLt has no algorithm with the bias epilogue
+		cfg             trainer.Config
+		B, T            int
+		noEpilogue      bool // as where cuBLASLt has no algorithm with the bias epilogue
+		noFlashBackward bool
 	}{
-		{trainer.Config{VocabSize: 3, Context: 11, Layers: 3, Heads: 3, Dim: 48}, 5, 11, true},
-		{trainer.Config{VocabSize: 1001, Context: 64, Layers: 2, Heads: 4, Dim: 128}, 3, 37, false},
-		{trainer.Config{VocabSize: 50257, Context: 1024, Layers: 2, Heads: 12, Dim: 768}, 2, 1024, false},
+		{trainer.Config{VocabSize: 3, Context: 11, Layers: 3, Heads: 3, Dim: 48}, 5, 11, true, false},
+		{trainer.Config{VocabSize: 1001, Context: 64, Layers: 2, Heads: 4, Dim: 128}, 3, 37, false, false},
+		{trainer.Config{VocabSize: 1001, Context: 130, Layers: 2, Heads: 2, Dim: 128}, 3, 130, false, true},
+		{trainer.Config{VocabSize: 50257, Context: 1024, Layers: 2, Heads: 12, Dim: 768}, 2, 1024, false, false},
 	} {
-		t.Run(fmt.Sprintf("V%d_T%d_C%d_B%d", c.cfg.VocabSize, c.T, c.cfg.Dim, c.B), func(t *testing.T) {
+		t.Run(fmt.Sprintf("V%d_T%d_C%d_NH%d_B%d", c.cfg.VocabSize, c.T, c.cfg.Dim, c.cfg.Heads, c.B), func(t *testing.T) {
 			dev := newDryDevice(t)
 			dev.noEpilogue = c.noEpilogue
 			g, err := newGPU(dev, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
+			g.NoFlashBackward = c.noFlashBackward
 			var runErr error
 			func() {
 				defer Recover(&runErr)

@@ -32,8 +32,10 @@ type GPU struct {
 	// of the model's one-value Att of the layer: the log-sum-exp of each row (B,NH,T) after the
 	// flash forward, else the bf16 weights (B,NH,T,T)
 	att map[uintptr]scratchBuf
-	// NoFlash makes attention run as cuBLAS's batched products whatever the head size
-	NoFlash bool
+	// NoFlash makes attention run as cuBLAS's batched products whatever the head size;
+	// NoFlashBackward keeps the flash forward but makes the weights again in the backward pass
+	// and runs it as cuBLAS's products
+	NoFlash, NoFlashBackward bool
 }
 
 // ProfileEntry is the time one kernel (or the products of one shape) took while profiling,
@@ -170,11 +172,11 @@ func TrainBytes(cfg trainer.Config, B, T int) uint64 {
 	att := uint64(B) * NH * uint64(T) * uint64(T)
 	acts := N*C + L*(N*C*7+N*3*C+N*8*C+4*N+1) + N*C + 3*N + N*V + N*C*2 + N*3*C + N*4*C
 	// attention: the kept bf16 weights of each layer, the scores, their gradient (fp32) and
-	// dpre; with the flash forward (heads of 64) each layer keeps the rows' log-sum-exp and the
-	// backward pass makes the weights again (bf16)
+	// dpre; with the flash kernels (heads of 64) each layer keeps only its rows' log-sum-exp,
+	// and the backward pass its rows' D
 	attn := 2*L*att + att*(4+4+2)
 	if C/NH == flashHS {
-		attn = 4*L*uint64(B)*NH*uint64(T) + att*(4+2+4+2)
+		attn = 4 * (L + 1) * uint64(B) * NH * uint64(T)
 	}
 	scratch := attn + N*C*(2*3+4+2+4*3) + 2*max(N*V, N*4*C) + 2*max(V*C, 4*C*C) + 2*N*4*C + 32<<20
 	return 4*(4*P+acts) + scratch
@@ -450,6 +452,20 @@ func (g *GPU) AttentionBackward(dqkv trainer.Buf, dout, qkv, att trainer.Buf, B,
 	th, tt := int64(T*hs), int64(T*T)
 	scale := float32(1 / math.Sqrt(float64(hs)))
 	kept := g.att[att.Dev]
+	if kept.kind == kF32P && kept.n >= BNH*T && !g.NoFlashBackward { // after the flash forward
+		dvacc := bf16p(g.get("att.dvaccum", kBF16P, n))
+		g.launch1D("attention_unpermute_backward", int64(n), dvacc, f32p(dout.Dev), int32(B), int32(T), int32(NH), int32(hs))
+		dq, dk, dv := g.get("att.dq", kF32P, n), g.get("att.dk", kF32P, n), g.get("att.dv", kF32P, n)
+		dsum := g.get("att.dsum", kF32P, BNH*T)
+		grid := [3]uint32{uint32((T + 63) / 64), uint32(BNH), 1}
+		g.launch("attention_flash_backward_dq", grid, [3]uint32{128, 1, 1}, f32p(dq), f32p(dsum), q, k, v, dvacc,
+			f32p(kept.p), int32(T), scale)
+		g.launch("attention_flash_backward_dkdv", grid, [3]uint32{128, 1, 1}, f32p(dk), f32p(dv), q, k, v, dvacc,
+			f32p(kept.p), f32p(dsum), int32(T), scale)
+		g.launch1D("attention_permute_backward", int64(n), f32p(dqkv.Dev), f32p(dq), f32p(dk), f32p(dv),
+			int32(B), int32(T), int32(NH), int32(hs))
+		return
+	}
 	var ab bf16p
 	switch {
 	case kept.kind == kF32P && kept.n >= BNH*T: // the flash forward's log-sum-exp: the weights again

@@ -274,8 +274,9 @@ func TestGPUOps(t *testing.T) {
 // flash forward was the one that ran there.
 func TestGPUAttentionPaths(t *testing.T) {
 	g := openGPU(t)
-	for _, flash := range []bool{true, false} {
-		g.NoFlash = !flash
+	for _, path := range []struct{ flash, flashBackward bool }{{true, true}, {true, false}, {false, false}} {
+		flash := path.flash
+		g.NoFlash, g.NoFlashBackward = !path.flash, !path.flashBackward
 		for _, c := range opCases() {
 			if !strings.Contains(c.name, "_hs64_") {
 				continue
@@ -286,12 +287,18 @@ func TestGPUAttentionPaths(t *testing.T) {
 				g.StartProfile()
 				want, got := runOp(trainer.NewCPU(), c), runOp(g, c)
 				for _, name := range c.check {
-					if e := relErr(got[name], want[name]); !(e <= c.tol) {
-						t.Errorf("flash %v, %s: %s: rel err %.3e", flash, c.name, name, e)
+					e := relErr(got[name], want[name])
+					t.Logf("%+v, %s: %s: rel err %.2e", path, c.name, name, e)
+					if !(e <= c.tol) {
+						t.Errorf("%+v, %s: %s: rel err %.3e", path, c.name, name, e)
 					}
 				}
 				if ran := g.Profile()["attention_flash_forward"].Calls > 0; ran != flash {
-					t.Errorf("flash %v, %s: attention_flash_forward ran: %v", flash, c.name, ran)
+					t.Errorf("%+v, %s: attention_flash_forward ran: %v", path, c.name, ran)
+				}
+				backward := strings.HasPrefix(c.name, "attention_backward")
+				if ran := g.Profile()["attention_flash_backward_dkdv"].Calls > 0; ran != (backward && path.flashBackward) {
+					t.Errorf("%+v, %s: attention_flash_backward_dkdv ran: %v", path, c.name, ran)
 				}
 			}()
 			if err != nil {
@@ -299,7 +306,7 @@ func TestGPUAttentionPaths(t *testing.T) {
 			}
 		}
 	}
-	g.NoFlash, g.profile = false, nil
+	g.NoFlash, g.NoFlashBackward, g.profile = false, false, nil
 }
 
 // TestGPUAttentionKept checks the attention weights the GPU keeps (in bf16) for the backward

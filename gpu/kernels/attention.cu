@@ -258,3 +258,163 @@ extern "C" __global__ void attention_weights_lse(bf16* att, const float* pre, co
     att[i] = f32_to_bf16(col <= t ? expf(scale * pre[i] - lse[row]) : 0.0f);
   }
 }
+
+// The backward pass of attention_flash_forward, without the (T,T) matrices either, in two
+// kernels over q, k, v, dO (B·NH, T, 64) bf16 and the forward's lse; with P = exp(scale·q·kᵀ −
+// lse) causal, dP = dO·vᵀ, D = rowsum(P ∘ dP) and dS = P ∘ (dP − D):
+//   attention_flash_backward_dq    dq = scale · dS·k, and D   (a warp per 16 query rows)
+//   attention_flash_backward_dkdv  dv = Pᵀ·dO, dk = scale · dSᵀ·q (a warp per 16 keys)
+// The first runs over the keys twice (D, then dS); the second reads its D. Grid (⌈T/64⌉, B·NH),
+// 4 warps a block; dq, dk, dv (B·NH, T, 64) fp32 are overwritten.
+
+// flash_frag_rows loads 16 rows of x (T,64) from row r (g, g+8 of the lane) as 4 A fragments.
+__device__ __forceinline__ void flash_frag_rows(unsigned f[4][4], const bf16* x, int r, int T, int tq, int g) {
+  int r0 = r + g, r1 = r + g + 8;
+  for (int ks = 0; ks < 4; ks++) {
+    int c = ks * 16 + tq * 2;
+    f[ks][0] = r0 < T ? *(const unsigned*)(x + (i64)r0 * FA_HS + c) : 0u;
+    f[ks][1] = r1 < T ? *(const unsigned*)(x + (i64)r1 * FA_HS + c) : 0u;
+    f[ks][2] = r0 < T ? *(const unsigned*)(x + (i64)r0 * FA_HS + c + 8) : 0u;
+    f[ks][3] = r1 < T ? *(const unsigned*)(x + (i64)r1 * FA_HS + c + 8) : 0u;
+  }
+}
+
+// flash_rows_dot: acc (16 rows x 64 cols) = a (16 x 64 dims, A fragments) · yᵀ for the 64 rows
+// of y (T,64) from j0: the scores q·kᵀ, or dO·vᵀ.
+__device__ __forceinline__ void flash_rows_dot(float acc[8][4], unsigned a[4][4], const bf16* y, int j0, int T, int tq,
+                                               int g) {
+  for (int nt = 0; nt < 8; nt++) {
+    acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
+    int j = j0 + nt * 8 + g;
+    for (int ks = 0; ks < 4; ks++) {
+      unsigned b[2] = {0u, 0u};
+      if (j < T) {
+        b[0] = *(const unsigned*)(y + (i64)j * FA_HS + ks * 16 + tq * 2);
+        b[1] = *(const unsigned*)(y + (i64)j * FA_HS + ks * 16 + tq * 2 + 8);
+      }
+      mma_16816(acc[nt], a[ks], b, acc[nt]);
+    }
+  }
+}
+
+// flash_times_rows: out (16 x 64 dims) += p (16 x 64, accumulators, as A) · y (64 rows from j0
+// of y (T,64), as B): P·v, dS·k, Pᵀ·dO, dSᵀ·q.
+__device__ __forceinline__ void flash_times_rows(float out[8][4], float p[8][4], const bf16* y, int j0, int T, int tq,
+                                                 int g) {
+  for (int ks = 0; ks < 4; ks++) {
+    unsigned pa[4] = {pack_bf16(p[2 * ks][0], p[2 * ks][1]), pack_bf16(p[2 * ks][2], p[2 * ks][3]),
+                      pack_bf16(p[2 * ks + 1][0], p[2 * ks + 1][1]), pack_bf16(p[2 * ks + 1][2], p[2 * ks + 1][3])};
+    int j = j0 + ks * 16 + tq * 2;
+    for (int nt = 0; nt < 8; nt++) {
+      int dim = nt * 8 + g;
+      unsigned short x[4];
+      for (int e = 0; e < 4; e++) {
+        int jj = j + (e & 1) + (e >= 2 ? 8 : 0);
+        x[e] = jj < T ? y[(i64)jj * FA_HS + dim] : (unsigned short)0;
+      }
+      unsigned b[2] = {(unsigned)x[0] | ((unsigned)x[1] << 16), (unsigned)x[2] | ((unsigned)x[3] << 16)};
+      mma_16816(out[nt], pa, b, out[nt]);
+    }
+  }
+}
+
+extern "C" __global__ void attention_flash_backward_dq(float* dq, float* dsum, const bf16* q, const bf16* k, const bf16* v,
+                                                       const bf16* dout, const float* lse, int T, float scale) {
+  int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, tq = lane & 3;
+  i64 head = (i64)blockIdx.y * T;
+  const bf16 *Q = q + head * FA_HS, *K = k + head * FA_HS, *V = v + head * FA_HS, *DO = dout + head * FA_HS;
+  int i0 = blockIdx.x * 64 + warp * 16;
+  if (i0 >= T) return;
+  int r0 = i0 + g, r1 = i0 + g + 8;
+  float L0 = r0 < T ? lse[head + r0] : 0.0f, L1 = r1 < T ? lse[head + r1] : 0.0f;
+  unsigned qa[4][4], da[4][4];
+  flash_frag_rows(qa, Q, i0, T, tq, g);
+  flash_frag_rows(da, DO, i0, T, tq, g);
+  int last = min(T - 1, i0 + 15);
+  float s[8][4], dp[8][4], D0 = 0.0f, D1 = 0.0f;
+  for (int pass = 0; pass < 2; pass++) {
+    float acc[8][4];
+    for (int nt = 0; nt < 8; nt++) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
+    for (int j0 = 0; j0 <= last; j0 += 64) {
+      flash_rows_dot(s, qa, K, j0, T, tq, g);
+      flash_rows_dot(dp, da, V, j0, T, tq, g);
+      for (int nt = 0; nt < 8; nt++)
+        for (int e = 0; e < 2; e++) {
+          int col = j0 + nt * 8 + tq * 2 + e;
+          float p0 = col <= r0 && col < T ? expf(s[nt][e] * scale - L0) : 0.0f;
+          float p1 = col <= r1 && col < T ? expf(s[nt][2 + e] * scale - L1) : 0.0f;
+          if (pass == 0) {
+            D0 += p0 * dp[nt][e];
+            D1 += p1 * dp[nt][2 + e];
+          } else {
+            s[nt][e] = p0 * (dp[nt][e] - D0);
+            s[nt][2 + e] = p1 * (dp[nt][2 + e] - D1);
+          }
+        }
+      if (pass == 1) flash_times_rows(acc, s, K, j0, T, tq, g);
+    }
+    if (pass == 0) {
+      for (int o2 = 1; o2 < 4; o2 <<= 1) {
+        D0 += __shfl_xor_sync(0xffffffffu, D0, o2);
+        D1 += __shfl_xor_sync(0xffffffffu, D1, o2);
+      }
+      if (tq == 0) {
+        if (r0 < T) dsum[head + r0] = D0;
+        if (r1 < T) dsum[head + r1] = D1;
+      }
+    } else {
+      for (int nt = 0; nt < 8; nt++)
+        for (int e = 0; e < 2; e++) {
+          int col = nt * 8 + tq * 2 + e;
+          if (r0 < T) dq[(head + r0) * FA_HS + col] = acc[nt][e] * scale;
+          if (r1 < T) dq[(head + r1) * FA_HS + col] = acc[nt][2 + e] * scale;
+        }
+    }
+  }
+}
+
+extern "C" __global__ void attention_flash_backward_dkdv(float* dk, float* dv, const bf16* q, const bf16* k, const bf16* v,
+                                                         const bf16* dout, const float* lse, const float* dsum, int T,
+                                                         float scale) {
+  int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, tq = lane & 3;
+  i64 head = (i64)blockIdx.y * T;
+  const bf16 *Q = q + head * FA_HS, *K = k + head * FA_HS, *V = v + head * FA_HS, *DO = dout + head * FA_HS;
+  int c0 = blockIdx.x * 64 + warp * 16;  // this warp's first key
+  if (c0 >= T) return;
+  int k0 = c0 + g, k1 = c0 + g + 8;  // the two keys of this lane
+  unsigned ka[4][4], va[4][4];
+  flash_frag_rows(ka, K, c0, T, tq, g);
+  flash_frag_rows(va, V, c0, T, tq, g);
+  float dkacc[8][4], dvacc[8][4], s[8][4], dp[8][4];
+  for (int nt = 0; nt < 8; nt++)
+    for (int e = 0; e < 4; e++) dkacc[nt][e] = dvacc[nt][e] = 0.0f;
+  for (int i0 = c0 / 64 * 64; i0 < T; i0 += 64) {  // the queries that see these keys
+    flash_rows_dot(s, ka, Q, i0, T, tq, g);          // Sᵀ: keys x queries
+    flash_rows_dot(dp, va, DO, i0, T, tq, g);        // dPᵀ
+    for (int nt = 0; nt < 8; nt++)
+      for (int e = 0; e < 2; e++) {
+        int row = i0 + nt * 8 + tq * 2 + e;  // the query
+        float L = row < T ? lse[head + row] : 0.0f, D = row < T ? dsum[head + row] : 0.0f;
+        float p0 = k0 <= row && row < T ? expf(s[nt][e] * scale - L) : 0.0f;
+        float p1 = k1 <= row && row < T ? expf(s[nt][2 + e] * scale - L) : 0.0f;
+        s[nt][e] = p0;
+        s[nt][2 + e] = p1;
+        dp[nt][e] = p0 * (dp[nt][e] - D);
+        dp[nt][2 + e] = p1 * (dp[nt][2 + e] - D);
+      }
+    flash_times_rows(dvacc, s, DO, i0, T, tq, g);
+    flash_times_rows(dkacc, dp, Q, i0, T, tq, g);
+  }
+  for (int nt = 0; nt < 8; nt++)
+    for (int e = 0; e < 2; e++) {
+      int col = nt * 8 + tq * 2 + e;
+      if (k0 < T) {
+        dk[(head + k0) * FA_HS + col] = dkacc[nt][e] * scale;
+        dv[(head + k0) * FA_HS + col] = dvacc[nt][e];
+      }
+      if (k1 < T) {
+        dk[(head + k1) * FA_HS + col] = dkacc[nt][2 + e] * scale;
+        dv[(head + k1) * FA_HS + col] = dvacc[nt][2 + e];
+      }
+    }
+}
