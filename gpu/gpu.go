@@ -5,9 +5,10 @@
 //
 // Precision: every Buf holds float32, as trainer.Backend defines it, so the master weights,
 // gradients, AdamW moments and activations are fp32; matrix products (the Conv1D layers, the
-// output layer, attention's q·kᵀ, att·v and their gradients) take bf16 copies of their operands
-// and accumulate in fp32, as PyTorch's bf16 autocast does. Elementwise layers, LayerNorm,
-// softmax, the loss and AdamW run in fp32.
+// output layer, attention's products) take bf16 copies of their operands and accumulate in
+// fp32, as PyTorch's bf16 autocast does, and attention keeps its weights (or with the flash
+// kernels, only each row's log-sum-exp) for the backward pass itself. Elementwise layers,
+// LayerNorm, softmax, the loss and AdamW run in fp32.
 package gpu
 
 import (
@@ -299,7 +300,8 @@ func (g *GPU) Free(x trainer.Buf) {
 	g.dev.free(x.Dev)
 }
 
-// KeepsAttention says that the backend keeps the attention weights (in bf16) itself.
+// KeepsAttention says that the backend keeps what attention's backward pass needs itself:
+// the rows' log-sum-exp after the flash forward, else the weights in bf16.
 func (g *GPU) KeepsAttention() bool { return true }
 
 // kept is the buffer of n values of kind kept for the backward pass of the layer whose Att is
