@@ -350,13 +350,27 @@ func TestSignatures(t *testing.T) {
 	}
 }
 
-// enumValue finds `NAME = value` in the headers.
+// enumValue finds `NAME = value` in the headers, where value is a number, another name, or
+// an or of them in parentheses, as cublasLt.h writes (CUBLASLT_EPILOGUE_GELU | 128).
 func enumValue(h *cHeaders, name string) (int64, error) {
-	re := regexp.MustCompile(`\b` + name + `\s*=\s*(-?\w+)`)
+	re := regexp.MustCompile(`\b` + name + `\s*=\s*([^,}]+)`)
 	for _, s := range h.text {
-		if m := re.FindStringSubmatch(s); m != nil {
-			return strconv.ParseInt(m[1], 0, 64)
+		m := re.FindStringSubmatch(s)
+		if m == nil {
+			continue
 		}
+		var v int64
+		for _, term := range strings.Split(strings.Trim(strings.TrimSpace(m[1]), "()"), "|") {
+			term = strings.TrimSpace(term)
+			x, err := strconv.ParseInt(term, 0, 64)
+			if err != nil {
+				if x, err = enumValue(h, term); err != nil {
+					return 0, fmt.Errorf("%s = %s: %w", name, m[1], err)
+				}
+			}
+			v |= x
+		}
+		return v, nil
 	}
 	return 0, fmt.Errorf("%s: not in the headers", name)
 }
@@ -379,6 +393,9 @@ func TestConstants(t *testing.T) {
 		"CUBLASLT_MATMUL_DESC_TRANSA": ltDescTransA, "CUBLASLT_MATMUL_DESC_TRANSB": ltDescTransB,
 		"CUBLASLT_MATMUL_DESC_EPILOGUE": ltDescEpilogue, "CUBLASLT_MATMUL_DESC_BIAS_POINTER": ltDescBiasPointer,
 		"CUBLASLT_EPILOGUE_BIAS":                      ltEpilogueBias,
+		"CUBLASLT_EPILOGUE_GELU_AUX_BIAS":             ltEpilogueGeluAuxBias,
+		"CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER":   ltDescEpilogueAux,
+		"CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD":        ltDescEpilogueAuxLd,
 		"CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT":          ltLayoutBatchCount,
 		"CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET": ltLayoutBatchStride,
 		"CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES":    ltPrefMaxWorkspace,

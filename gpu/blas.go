@@ -14,25 +14,28 @@ type blasStatus int32
 
 // Values from library_types.h, cublas_api.h and cublasLt.h, checked by TestConstants.
 const (
-	blasSuccess         = 0  // CUBLAS_STATUS_SUCCESS
-	cudaR32F            = 0  // CUDA_R_32F
-	cudaR16BF           = 14 // CUDA_R_16BF
-	blasCompute32F      = 68 // CUBLAS_COMPUTE_32F
-	blasOpN             = 0  // CUBLAS_OP_N
-	blasOpT             = 1  // CUBLAS_OP_T
-	blasGemmDefault     = -1 // CUBLAS_GEMM_DEFAULT
-	ltDescTransA        = 3  // CUBLASLT_MATMUL_DESC_TRANSA
-	ltDescEpilogue      = 7  // CUBLASLT_MATMUL_DESC_EPILOGUE
-	ltDescBiasPointer   = 8  // CUBLASLT_MATMUL_DESC_BIAS_POINTER
-	ltEpilogueBias      = 4  // CUBLASLT_EPILOGUE_BIAS
-	ltDescTransB        = 4  // CUBLASLT_MATMUL_DESC_TRANSB
-	ltLayoutBatchCount  = 5  // CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT
-	ltLayoutBatchStride = 6  // CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET
-	ltPrefMaxWorkspace  = 1  // CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES
-	ltPrefAlignA        = 5  // CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES
-	ltPrefAlignB        = 6  // CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES
-	ltPrefAlignC        = 7  // CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES
-	ltPrefAlignD        = 8  // CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES
+	blasSuccess           = 0   // CUBLAS_STATUS_SUCCESS
+	cudaR32F              = 0   // CUDA_R_32F
+	cudaR16BF             = 14  // CUDA_R_16BF
+	blasCompute32F        = 68  // CUBLAS_COMPUTE_32F
+	blasOpN               = 0   // CUBLAS_OP_N
+	blasOpT               = 1   // CUBLAS_OP_T
+	blasGemmDefault       = -1  // CUBLAS_GEMM_DEFAULT
+	ltDescTransA          = 3   // CUBLASLT_MATMUL_DESC_TRANSA
+	ltDescEpilogue        = 7   // CUBLASLT_MATMUL_DESC_EPILOGUE
+	ltDescBiasPointer     = 8   // CUBLASLT_MATMUL_DESC_BIAS_POINTER
+	ltEpilogueBias        = 4   // CUBLASLT_EPILOGUE_BIAS
+	ltEpilogueGeluAuxBias = 164 // CUBLASLT_EPILOGUE_GELU_AUX_BIAS
+	ltDescEpilogueAux     = 11  // CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER
+	ltDescEpilogueAuxLd   = 12  // CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD
+	ltDescTransB          = 4   // CUBLASLT_MATMUL_DESC_TRANSB
+	ltLayoutBatchCount    = 5   // CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT
+	ltLayoutBatchStride   = 6   // CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET
+	ltPrefMaxWorkspace    = 1   // CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES
+	ltPrefAlignA          = 5   // CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES
+	ltPrefAlignB          = 6   // CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES
+	ltPrefAlignC          = 7   // CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES
+	ltPrefAlignD          = 8   // CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES
 )
 
 // ltHeuristic is cublasLtMatmulHeuristicResult_t: the algorithm (cublasLtMatmulAlgo_t, 8
@@ -107,7 +110,9 @@ func blasCheck(what string, s blasStatus) error {
 // is stored (K,M), b (N,K)); lda, ldb, ldc are row strides in elements, a and b are bf16,
 // c is fp32. Batch > 1 repeats it with element strides sa, sb, sc. With bias (fp32, N
 // values; batch 1 only), c = op(a)·op(b) + bias broadcast over the rows, by cuBLASLt's bias
-// epilogue; a device without an algorithm for it returns errNoEpilogue and does nothing.
+// epilogue; with geluAux too (fp32 (M,N), row stride ldc), geluAux gets that and c = gelu of
+// it (GPT-2's tanh form), by the GELU_AUX_BIAS epilogue. A device without an algorithm for an
+// epilogue returns errNoEpilogue and does nothing.
 type gemmArgs struct {
 	transA, transB bool
 	M, N, K        int
@@ -117,6 +122,7 @@ type gemmArgs struct {
 	batch          int
 	beta           float32
 	bias           uintptr
+	geluAux        uintptr
 }
 
 // errNoEpilogue is gemm's error when cuBLASLt has no algorithm for a product with the bias
@@ -132,6 +138,8 @@ type planKey struct {
 	alA, alB, alC          uint32
 	bias                   bool
 	alBias                 uint32
+	gelu                   bool
+	alAux                  uint32
 }
 
 type plan struct {
@@ -188,8 +196,18 @@ func (g *cudaDevice) newPlan(k planKey) (*plan, error) {
 		return nil, err
 	}
 	if k.bias {
-		// the heuristic reads the bias pointer's alignment: one of the alignment the key has
+		// the heuristic reads the pointers' alignment: ones of the alignments the key has
 		epi, ptr := uint32(ltEpilogueBias), uint64(k.alBias)
+		if k.gelu {
+			epi = ltEpilogueGeluAuxBias
+			aux, ld := uint64(k.alAux), int64(k.ldc)
+			if err := blasCheck("set EPILOGUE_AUX_POINTER", lt.cublasLtMatmulDescSetAttribute(p.desc, ltDescEpilogueAux, unsafe.Pointer(&aux), 8)); err != nil {
+				return nil, err
+			}
+			if err := blasCheck("set EPILOGUE_AUX_LD", lt.cublasLtMatmulDescSetAttribute(p.desc, ltDescEpilogueAuxLd, unsafe.Pointer(&ld), 8)); err != nil {
+				return nil, err
+			}
+		}
 		if err := blasCheck("set EPILOGUE", lt.cublasLtMatmulDescSetAttribute(p.desc, ltDescEpilogue, unsafe.Pointer(&epi), 4)); err != nil {
 			return nil, err
 		}
@@ -258,9 +276,12 @@ func (g *cudaDevice) gemm(a gemmArgs) error {
 	}
 	k := planKey{transA: a.transA, transB: a.transB, M: a.M, N: a.N, K: a.K, lda: a.lda, ldb: a.ldb, ldc: a.ldc,
 		sa: a.sa, sb: a.sb, sc: a.sc, batch: a.batch, alA: al(a.a, a.sa, 2), alB: al(a.b, a.sb, 2), alC: al(a.c, a.sc, 4),
-		bias: a.bias != 0, alBias: alignment(a.bias)}
-	if a.bias != 0 && a.batch > 1 {
-		return fmt.Errorf("gemm %+v: a bias with a batch", k)
+		bias: a.bias != 0, alBias: alignment(a.bias), gelu: a.geluAux != 0, alAux: alignment(a.geluAux)}
+	if a.bias != 0 && a.batch > 1 || a.geluAux != 0 && a.bias == 0 {
+		return fmt.Errorf("gemm %+v: an epilogue with a batch, or GELU without a bias", k)
+	}
+	if a.geluAux != 0 && a.ldc%8 != 0 { // cuBLASLt's rule for the aux matrix
+		return errNoEpilogue
 	}
 	p := g.plans[k]
 	if p == nil {
@@ -281,6 +302,12 @@ func (g *cudaDevice) gemm(a gemmArgs) error {
 		ptr := uint64(a.bias)
 		if err := blasCheck("set BIAS_POINTER", g.lt.cublasLtMatmulDescSetAttribute(p.desc, ltDescBiasPointer, unsafe.Pointer(&ptr), 8)); err != nil {
 			return err
+		}
+		if a.geluAux != 0 {
+			aux := uint64(a.geluAux)
+			if err := blasCheck("set EPILOGUE_AUX_POINTER", g.lt.cublasLtMatmulDescSetAttribute(p.desc, ltDescEpilogueAux, unsafe.Pointer(&aux), 8)); err != nil {
+				return err
+			}
 		}
 	}
 	if p.ok {

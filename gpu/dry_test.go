@@ -181,6 +181,11 @@ func (d *dryDevice) gemm(a gemmArgs) error {
 		if d.noEpilogue {
 			return errNoEpilogue
 		}
+		if a.geluAux != 0 {
+			if err := operand("geluAux", a.geluAux, kF32P, a.M, a.N, a.ldc, 0); err != nil {
+				return err
+			}
+		}
 		if err := d.span(fmt.Sprintf("gemm %+v: bias", a), a.bias, kF32P, uintptr(4*a.N)); err != nil {
 			return err
 		}

@@ -284,6 +284,16 @@ func (d *emuDevice) gemm(a gemmArgs) error {
 			}
 		}
 	}
+	if a.geluAux != 0 { // GELU_AUX_BIAS: the aux matrix (ld ldc) gets x, D gets gelu(x), in fp32
+		aux := d.bytes(a.geluAux, 4*nc)
+		for j := range C.cols {
+			for i := range C.rows {
+				x := float32(cv[i+j*C.ld])
+				*(*float32)(unsafe.Pointer(&aux[4*(i+j*C.ld)])) = x
+				cv[i+j*C.ld] = float64(0.5 * x * (1 + float32(math.Tanh(float64(0.7978845608*(x+0.044715*x*x*x))))))
+			}
+		}
+	}
 	for i := range cv {
 		*(*float32)(unsafe.Pointer(&craw[4*i])) = float32(cv[i])
 	}
@@ -392,8 +402,9 @@ func TestEmulator(t *testing.T) {
 	}
 }
 
-// TestMatmulWithoutEpilogue runs MatmulForward where cuBLASLt offers no algorithm with the bias
-// epilogue: the backend adds the bias itself, with the same result.
+// TestMatmulWithoutEpilogue runs MatmulForward and MatmulGeluForward where cuBLASLt offers no
+// algorithm with the bias or GELU epilogue: the backend adds the bias and GELU itself, with the
+// same result.
 func TestMatmulWithoutEpilogue(t *testing.T) {
 	dev := newEmuDevice(t)
 	dev.noEpilogue = true
@@ -402,22 +413,25 @@ func TestMatmulWithoutEpilogue(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range opCases() {
-		if !strings.HasPrefix(c.name, "matmul_forward_74") {
+		if !strings.HasPrefix(c.name, "matmul_forward_74") && !strings.HasPrefix(c.name, "matmul_gelu_forward_74") {
 			continue
 		}
 		var err error
 		func() {
 			defer Recover(&err)
 			want, got := runOp(trainer.NewCPU(), c), runOp(g, c)
-			if e := relErr(got["out"], want["out"]); !(e <= c.tol) {
-				t.Errorf("%s: rel err %.3e", c.name, e)
+			for _, name := range c.check {
+				if e := relErr(got[name], want[name]); !(e <= c.tol) {
+					t.Errorf("%s: %s: rel err %.3e", c.name, name, e)
+				}
 			}
 		}()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	if dev.counts["bias_broadcast"] != 2 {
-		t.Errorf("bias_broadcast ran %d times, want 2 (once a product)", dev.counts["bias_broadcast"])
+	if dev.counts["bias_broadcast"] != 4 || dev.counts["gelu_forward"] != 2 {
+		t.Errorf("bias_broadcast ran %d times, gelu_forward %d; want 4 (once a product) and 2", dev.counts["bias_broadcast"],
+			dev.counts["gelu_forward"])
 	}
 }

@@ -73,6 +73,7 @@ var (
 	_ trainer.Backend         = (*GPU)(nil)
 	_ trainer.FusedClassifier = (*GPU)(nil)
 	_ trainer.AttentionKeeper = (*GPU)(nil)
+	_ trainer.MatmulGeluer    = (*GPU)(nil)
 )
 
 type scratchBuf struct {
@@ -388,6 +389,30 @@ func (g *GPU) MatmulForward(out trainer.Buf, inp, weight, bias trainer.Buf, N, C
 	g.gemm(mm)
 }
 
+// MatmulGeluForward: pre (N,OC) = inp · weight + bias and out = gelu(pre), both from cuBLASLt's
+// GELU_AUX_BIAS epilogue (GELU's tanh form, as GPT-2's); where it has no algorithm for that,
+// MatmulForward then gelu_forward.
+func (g *GPU) MatmulGeluForward(pre, out trainer.Buf, inp, weight, bias trainer.Buf, N, C, OC int) {
+	defer g.enter()()
+	a := g.bf16("mm.a", inp.Dev, N*C)
+	w := g.bf16("mm.b", weight.Dev, C*OC)
+	mm := gemmArgs{M: N, N: OC, K: C, a: uintptr(a), lda: C, b: uintptr(w), ldb: OC, c: out.Dev, ldc: OC, bias: bias.Dev,
+		geluAux: pre.Dev}
+	if err := g.gemmErr(mm); err != errNoEpilogue {
+		g.must(err)
+		return
+	}
+	mm.c, mm.geluAux = pre.Dev, 0
+	if err := g.gemmErr(mm); err == errNoEpilogue {
+		g.launch1D("bias_broadcast", int64(N*OC), f32p(pre.Dev), f32p(bias.Dev), int32(N), int32(OC))
+		mm.bias, mm.beta = 0, 1
+		g.gemm(mm)
+	} else {
+		g.must(err)
+	}
+	g.launch1D("gelu_forward", int64(N*OC), f32p(out.Dev), f32p(pre.Dev), int64(N*OC))
+}
+
 // MatmulBackward: dinp (N,C) = dout · weightᵀ; dweight (C,OC) += inpᵀ · dout; dbias += Σ rows of dout.
 func (g *GPU) MatmulBackward(dinp, dweight, dbias trainer.Buf, dout, inp, weight trainer.Buf, N, C, OC int) {
 	defer g.enter()()
@@ -613,7 +638,9 @@ func (g *GPU) gemmErr(a gemmArgs) (err error) {
 		if a.batch > 1 {
 			name += fmt.Sprintf("×%d", a.batch)
 		}
-		if a.bias != 0 {
+		if a.geluAux != 0 {
+			name += "+gelu"
+		} else if a.bias != 0 {
 			name += "+bias"
 		}
 	}

@@ -226,6 +226,17 @@ func opCases() []opCase {
 				run: func(be trainer.Backend, b map[string]trainer.Buf) {
 					be.MatmulForward(b["out"], b["inp"], b["w"], b["b"], s.N, s.C, s.OC)
 				}, check: []string{"out"}},
+			opCase{name: fmt.Sprintf("matmul_gelu_forward_%dx%dx%d", s.N, s.C, s.OC), tol: 1e-2,
+				bufs: map[string][]float32{"pre": zeros(s.N * s.OC), "out": zeros(s.N * s.OC), "inp": randn(rng, s.N*s.C, 1),
+					"w": randn(rng, s.C*s.OC, 0.05), "b": randn(rng, s.OC, 0.1)},
+				run: func(be trainer.Backend, b map[string]trainer.Buf) {
+					if mg, ok := be.(trainer.MatmulGeluer); ok {
+						mg.MatmulGeluForward(b["pre"], b["out"], b["inp"], b["w"], b["b"], s.N, s.C, s.OC)
+						return
+					}
+					be.MatmulForward(b["pre"], b["inp"], b["w"], b["b"], s.N, s.C, s.OC)
+					be.GeluForward(b["out"], b["pre"], s.N*s.OC)
+				}, check: []string{"pre", "out"}},
 			opCase{name: fmt.Sprintf("matmul_backward_%dx%dx%d", s.N, s.C, s.OC), tol: 1e-2, twice: true,
 				bufs: map[string][]float32{"dinp": zeros(s.N * s.C), "dw": zeros(s.C * s.OC), "db": zeros(s.OC),
 					"dout": randn(rng, s.N*s.OC, 1), "inp": randn(rng, s.N*s.C, 1), "w": randn(rng, s.C*s.OC, 0.02)},

@@ -192,6 +192,13 @@ func (m *Model) freeActs() {
 // value, whose address names the layer to the backend, instead of (B,NH,T,T).
 type AttentionKeeper interface{ KeepsAttention() bool }
 
+// MatmulGeluer is a Backend that fuses a Conv1D layer with the GELU after it (the MLP's first
+// layer): pre (N,OC) = inp (N,C) · weight (C,OC) + bias, and out = gelu(pre), pre kept for
+// GeluBackward. Model.forward uses it in place of MatmulForward then GeluForward.
+type MatmulGeluer interface {
+	MatmulGeluForward(pre, out Buf, inp, weight, bias Buf, N, C, OC int)
+}
+
 // FusedClassifier is a Backend that computes the loss and its gradient in one pass over the
 // logits (N,V), never storing the probabilities: losses (N) as CrossEntropyForward, and the
 // logits become dlogits = scale · (softmax − onehot(targets)) in place, 0 in the rows of
@@ -324,8 +331,12 @@ func (m *Model) forward(be Backend, acts Activations, tokens, targets []int32, B
 		be.MatmulForward(a.AttProj, a.Atty, w.AttProjW, w.AttProjB, N, C, C)
 		be.ResidualForward(a.Residual2, residual, a.AttProj, N*C)
 		be.LayerNormForward(a.Ln2, a.Ln2Mean, a.Ln2Rstd, a.Residual2, w.Ln2W, w.Ln2B, N, C)
-		be.MatmulForward(a.Fch, a.Ln2, w.FcW, w.FcB, N, C, 4*C)
-		be.GeluForward(a.FchGelu, a.Fch, N*4*C)
+		if mg, ok := be.(MatmulGeluer); ok {
+			mg.MatmulGeluForward(a.Fch, a.FchGelu, a.Ln2, w.FcW, w.FcB, N, C, 4*C)
+		} else {
+			be.MatmulForward(a.Fch, a.Ln2, w.FcW, w.FcB, N, C, 4*C)
+			be.GeluForward(a.FchGelu, a.Fch, N*4*C)
+		}
 		be.MatmulForward(a.FcProj, a.FchGelu, w.FcProjW, w.FcProjB, N, 4*C, C)
 		be.ResidualForward(a.Residual3, a.Residual2, a.FcProj, N*C)
 		residual = a.Residual3
