@@ -70,10 +70,11 @@ func (g *GPU) timed(name string, f func()) {
 }
 
 var (
-	_ trainer.Backend         = (*GPU)(nil)
-	_ trainer.FusedClassifier = (*GPU)(nil)
-	_ trainer.AttentionKeeper = (*GPU)(nil)
-	_ trainer.MatmulGeluer    = (*GPU)(nil)
+	_ trainer.Backend             = (*GPU)(nil)
+	_ trainer.FusedClassifier     = (*GPU)(nil)
+	_ trainer.AttentionKeeper     = (*GPU)(nil)
+	_ trainer.MatmulGeluer        = (*GPU)(nil)
+	_ trainer.ResidualLayerNormer = (*GPU)(nil)
 )
 
 type scratchBuf struct {
@@ -363,6 +364,13 @@ func (g *GPU) LayerNormForward(out, mean, rstd trainer.Buf, inp, weight, bias tr
 	defer g.enter()()
 	g.launchRows("layernorm_forward", int64(N), f32p(out.Dev), f32p(mean.Dev), f32p(rstd.Dev), f32p(inp.Dev),
 		f32p(weight.Dev), f32p(bias.Dev), int32(N), int32(C))
+}
+
+// ResidualLayerNormForward: residual = a + b and its LayerNorm in one pass; see layernorm.cu.
+func (g *GPU) ResidualLayerNormForward(residual, out, mean, rstd trainer.Buf, a, b, weight, bias trainer.Buf, N, C int) {
+	defer g.enter()()
+	g.launchRows("residual_layernorm_forward", int64(N), f32p(residual.Dev), f32p(out.Dev), f32p(mean.Dev), f32p(rstd.Dev),
+		f32p(a.Dev), f32p(b.Dev), f32p(weight.Dev), f32p(bias.Dev), int32(N), int32(C))
 }
 
 func (g *GPU) LayerNormBackward(dinp, dweight, dbias trainer.Buf, dout, inp, weight, mean, rstd trainer.Buf, N, C int) {

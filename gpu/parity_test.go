@@ -138,6 +138,16 @@ func opCases() []opCase {
 			run: func(be trainer.Backend, b map[string]trainer.Buf) {
 				be.LayerNormForward(b["out"], b["mean"], b["rstd"], b["inp"], b["w"], b["b"], N, C)
 			}, check: []string{"out", "mean", "rstd"}},
+		{name: "residual_layernorm_forward", tol: 1e-5, bufs: map[string][]float32{"res": zeros(N * C), "out": zeros(N * C), "mean": zeros(N),
+			"rstd": zeros(N), "a": randn(rng, N*C, 1), "b": randn(rng, N*C, 1), "w": lnW, "bias": lnB},
+			run: func(be trainer.Backend, b map[string]trainer.Buf) {
+				if rl, ok := be.(trainer.ResidualLayerNormer); ok {
+					rl.ResidualLayerNormForward(b["res"], b["out"], b["mean"], b["rstd"], b["a"], b["b"], b["w"], b["bias"], N, C)
+					return
+				}
+				be.ResidualForward(b["res"], b["a"], b["b"], N*C)
+				be.LayerNormForward(b["out"], b["mean"], b["rstd"], b["res"], b["w"], b["bias"], N, C)
+			}, check: []string{"res", "out", "mean", "rstd"}},
 		{name: "layernorm_backward", tol: 1e-5, twice: true, bufs: map[string][]float32{"dinp": randn(rng, N*C, 1), "dw": zeros(C), "db": zeros(C),
 			"dout": randn(rng, N*C, 1), "inp": lnIn, "w": lnW, "mean": lnMean.Host, "rstd": lnRstd.Host},
 			run: func(be trainer.Backend, b map[string]trainer.Buf) {

@@ -192,6 +192,13 @@ func (m *Model) freeActs() {
 // value, whose address names the layer to the backend, instead of (B,NH,T,T).
 type AttentionKeeper interface{ KeepsAttention() bool }
 
+// ResidualLayerNormer is a Backend that fuses a residual connection with the LayerNorm that
+// reads it: residual (N,C) = a + b, then out, mean, rstd as LayerNormForward of residual.
+// Model.forward uses it in place of ResidualForward then LayerNormForward.
+type ResidualLayerNormer interface {
+	ResidualLayerNormForward(residual, out, mean, rstd Buf, a, b, weight, bias Buf, N, C int)
+}
+
 // MatmulGeluer is a Backend that fuses a Conv1D layer with the GELU after it (the MLP's first
 // layer): pre (N,OC) = inp (N,C) · weight (C,OC) + bias, and out = gelu(pre), pre kept for
 // GeluBackward. Model.forward uses it in place of MatmulForward then GeluForward.
@@ -321,16 +328,26 @@ func (m *Model) forward(be Backend, acts Activations, tokens, targets []int32, B
 	c, p := m.Config, m.Params
 	V, L, NH, C := c.VocabSize, c.Layers, c.Heads, c.Dim
 	N := B * T
+	// residualLN: res = x + y, then the LayerNorm of it, fused where the backend can
+	residualLN := func(res, out, mean, rstd, x, y, weight, bias Buf) {
+		if rl, ok := be.(ResidualLayerNormer); ok {
+			rl.ResidualLayerNormForward(res, out, mean, rstd, x, y, weight, bias, N, C)
+			return
+		}
+		be.ResidualForward(res, x, y, N*C)
+		be.LayerNormForward(out, mean, rstd, res, weight, bias, N, C)
+	}
 	be.EncoderForward(acts.Encoded, tokens, p.Wte, p.Wpe, B, T, C)
 	residual := acts.Encoded
+	first := acts.Layers[0]
+	be.LayerNormForward(first.Ln1, first.Ln1Mean, first.Ln1Rstd, residual, p.Blocks[0].Ln1W, p.Blocks[0].Ln1B, N, C)
 	for l := range L {
 		w, a := p.Blocks[l], acts.Layers[l]
-		be.LayerNormForward(a.Ln1, a.Ln1Mean, a.Ln1Rstd, residual, w.Ln1W, w.Ln1B, N, C)
+		// a.Ln1 is made: above for the first layer, with the residual of the one before else
 		be.MatmulForward(a.Qkv, a.Ln1, w.QkvW, w.QkvB, N, C, 3*C)
 		be.AttentionForward(a.Atty, a.Att, a.Qkv, B, T, C, NH)
 		be.MatmulForward(a.AttProj, a.Atty, w.AttProjW, w.AttProjB, N, C, C)
-		be.ResidualForward(a.Residual2, residual, a.AttProj, N*C)
-		be.LayerNormForward(a.Ln2, a.Ln2Mean, a.Ln2Rstd, a.Residual2, w.Ln2W, w.Ln2B, N, C)
+		residualLN(a.Residual2, a.Ln2, a.Ln2Mean, a.Ln2Rstd, residual, a.AttProj, w.Ln2W, w.Ln2B)
 		if mg, ok := be.(MatmulGeluer); ok {
 			mg.MatmulGeluForward(a.Fch, a.FchGelu, a.Ln2, w.FcW, w.FcB, N, C, 4*C)
 		} else {
@@ -338,10 +355,15 @@ func (m *Model) forward(be Backend, acts Activations, tokens, targets []int32, B
 			be.GeluForward(a.FchGelu, a.Fch, N*4*C)
 		}
 		be.MatmulForward(a.FcProj, a.FchGelu, w.FcProjW, w.FcProjB, N, 4*C, C)
-		be.ResidualForward(a.Residual3, a.Residual2, a.FcProj, N*C)
+		// the block's output, and the LayerNorm that reads it: the next block's ln_1, or ln_f
+		if l+1 < L {
+			nw, na := p.Blocks[l+1], acts.Layers[l+1]
+			residualLN(a.Residual3, na.Ln1, na.Ln1Mean, na.Ln1Rstd, a.Residual2, a.FcProj, nw.Ln1W, nw.Ln1B)
+		} else {
+			residualLN(a.Residual3, acts.Lnf, acts.LnfMean, acts.LnfRstd, a.Residual2, a.FcProj, p.LnfW, p.LnfB)
+		}
 		residual = a.Residual3
 	}
-	be.LayerNormForward(acts.Lnf, acts.LnfMean, acts.LnfRstd, residual, p.LnfW, p.LnfB, N, C)
 	be.LogitsForward(acts.Logits, acts.Lnf, p.Wte, N, C, V)
 	switch {
 	case targets != nil && fc != nil:

@@ -64,3 +64,33 @@ extern "C" __global__ void layernorm_backward_params(float* dweight, float* dbia
   atomicAdd(&dweight[c], dw);
   atomicAdd(&dbias[c], db);
 }
+
+// residual_layernorm_forward: residual (N,C) = a + b, then out, mean, rstd as layernorm_forward of
+// it, in one pass over the rows (each lane reads back only what it wrote). One warp per row.
+extern "C" __global__ void residual_layernorm_forward(float* residual, float* out, float* mean, float* rstd, const float* a,
+                                                      const float* b, const float* weight, const float* bias, int N, int C) {
+  int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (row >= N) return;  // the whole warp
+  const float* x = a + (i64)row * C;
+  const float* y = b + (i64)row * C;
+  float* r = residual + (i64)row * C;
+  float s = 0.0f;
+  for (int i = lane; i < C; i += 32) {
+    r[i] = x[i] + y[i];
+    s += r[i];
+  }
+  float m = warp_sum(s) / C;
+  float v = 0.0f;
+  for (int i = lane; i < C; i += 32) {
+    float d = r[i] - m;
+    v += d * d;
+  }
+  v = warp_sum(v) / C;
+  float rs = 1.0f / sqrtf(v + 1e-5f);
+  float* o = out + (i64)row * C;
+  for (int i = lane; i < C; i += 32) o[i] = (r[i] - m) * rs * weight[i] + bias[i];
+  if (lane == 0) {
+    mean[row] = m;
+    rstd[row] = rs;
+  }
+}
