@@ -13,8 +13,9 @@ import (
 
 // TestBenchGPT2 trains GPT-2 124M (vocab 50,304 as the PyTorch peer pads it, context 1024) on
 // random tokens with the largest micro-batch up to 32 that fits the GPU, and reports tokens/s and MFU
-// (6N + 6·L·C·T FLOPs a token, the peer's formula, against the device's dense bf16 peak) as
-// one JSON line, also written to $PIPE_BENCH_OUT. It runs only with PIPE_GPU_BENCH=1
+// (6N + 6·L·C·T FLOPs a token, the peer's formula, against the device's dense bf16 peak), the
+// device memory in use, the tokens/s with attention as cuBLAS products instead of the flash
+// kernels, and a per-kernel profile of one step, as one JSON line, also written to $PIPE_BENCH_OUT. It runs only with PIPE_GPU_BENCH=1
 // (gpu/check.sh), beside gpu_bench's `pipe train` and the PyTorch peer.
 func TestBenchGPT2(t *testing.T) {
 	if os.Getenv("PIPE_GPU_BENCH") != "1" {
@@ -63,21 +64,35 @@ func TestBenchGPT2(t *testing.T) {
 	for range 3 {
 		step()
 	}
-	g.Sync()
 	const steps = 10
-	start := time.Now()
-	var loss float32
-	for range steps {
-		loss = step()
+	timed := func() (sec float64, loss float32) {
+		g.Sync()
+		start := time.Now()
+		for range steps {
+			loss = step()
+		}
+		g.Sync()
+		return time.Since(start).Seconds() / steps, loss
 	}
-	g.Sync()
-	sec := time.Since(start).Seconds() / steps
+	sec, loss := timed()
 	tokPerS := float64(B*T) / sec
+	memFree, memTotal := g.MemInfo()
 	flops := 6*float64(cfg.NumParams()) + 6*float64(cfg.Layers*cfg.Dim*T)
 	res := map[string]any{"impl": "pipe gpu (go test)", "device": g.Describe(), "params": cfg.NumParams(), "batch": B, "context": T,
 		"ms_per_step": sec * 1e3, "tokens_per_s": tokPerS, "loss": loss}
 	if peak := g.PeakTFLOPS(); peak > 0 {
 		res["mfu"] = flops * tokPerS / (peak * 1e12)
+	}
+	res["mem_used_mib"] = (memTotal - memFree) >> 20
+	// the same steps with attention as cuBLAS's products instead of the flash kernels, where
+	// its (B,NH,T,T) buffers fit in what is free
+	att := uint64(B*cfg.Heads) * uint64(T*T)
+	if need := 2*uint64(cfg.Layers)*att + 10*att; need < memFree*9/10 {
+		g.NoFlash = true
+		step()
+		noFlash, _ := timed()
+		g.NoFlash = false
+		res["tokens_per_s_noflash"] = float64(B*T) / noFlash
 	}
 	// one more step, profiled: where the time goes, kernel by kernel
 	g.StartProfile()
