@@ -144,11 +144,12 @@ func TestProfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := g.Profile()
-	if e := p["layernorm_forward"]; e.Calls != 1 || e.Time <= 0 { // the first block's ln_1
-		t.Errorf("layernorm_forward: %+v, want 1 call", e)
+	// the activations are bf16: the _h kernels
+	if e := p["layernorm_forward_h"]; e.Calls != 1 || e.Time <= 0 { // the first block's ln_1
+		t.Errorf("layernorm_forward_h: %+v, want 1 call; table %v", e, p)
 	}
-	if e := p["residual_layernorm_forward"]; e.Calls != 2*cfg.Layers { // the others, with their residuals
-		t.Errorf("residual_layernorm_forward: %+v, want %d calls", e, 2*cfg.Layers)
+	if e := p["residual_layernorm_forward_h"]; e.Calls != 2*cfg.Layers { // the others, with their residuals
+		t.Errorf("residual_layernorm_forward_h: %+v, want %d calls", e, 2*cfg.Layers)
 	}
 	if e := p["gemm 48x192x64+bias"]; e.Calls != cfg.Layers { // the qkv product of each layer
 		t.Errorf("gemm 48x192x64+bias: %+v, want %d calls; table %v", e, cfg.Layers, p)

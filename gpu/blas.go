@@ -112,7 +112,8 @@ func blasCheck(what string, s blasStatus) error {
 // values; batch 1 only), c = op(a)·op(b) + bias broadcast over the rows, by cuBLASLt's bias
 // epilogue; with geluAux too (fp32 (M,N), row stride ldc), geluAux gets that and c = gelu of
 // it (GPT-2's tanh form), by the GELU_AUX_BIAS epilogue. A device without an algorithm for an
-// epilogue returns errNoEpilogue and does nothing.
+// epilogue returns errNoEpilogue and does nothing. With cBF16, c, and bias and geluAux with
+// it, are bf16 (a bf16 activation).
 type gemmArgs struct {
 	transA, transB bool
 	M, N, K        int
@@ -123,6 +124,7 @@ type gemmArgs struct {
 	beta           float32
 	bias           uintptr
 	geluAux        uintptr
+	cBF16          bool
 }
 
 // errNoEpilogue is gemm's error when cuBLASLt has no algorithm for a product with the bias
@@ -140,6 +142,7 @@ type planKey struct {
 	alBias                 uint32
 	gelu                   bool
 	alAux                  uint32
+	cBF16                  bool
 }
 
 type plan struct {
@@ -236,7 +239,11 @@ func (g *cudaDevice) newPlan(k planKey) (*plan, error) {
 	if err := layout(&p.lb, cudaR16BF, B); err != nil {
 		return nil, err
 	}
-	if err := layout(&p.lc, cudaR32F, C); err != nil {
+	ctype := int32(cudaR32F)
+	if k.cBF16 {
+		ctype = cudaR16BF
+	}
+	if err := layout(&p.lc, ctype, C); err != nil {
 		return nil, err
 	}
 	var pref uintptr
@@ -276,7 +283,10 @@ func (g *cudaDevice) gemm(a gemmArgs) error {
 	}
 	k := planKey{transA: a.transA, transB: a.transB, M: a.M, N: a.N, K: a.K, lda: a.lda, ldb: a.ldb, ldc: a.ldc,
 		sa: a.sa, sb: a.sb, sc: a.sc, batch: a.batch, alA: al(a.a, a.sa, 2), alB: al(a.b, a.sb, 2), alC: al(a.c, a.sc, 4),
-		bias: a.bias != 0, alBias: alignment(a.bias), gelu: a.geluAux != 0, alAux: alignment(a.geluAux)}
+		bias: a.bias != 0, alBias: alignment(a.bias), gelu: a.geluAux != 0, alAux: alignment(a.geluAux), cBF16: a.cBF16}
+	if a.cBF16 {
+		k.alC = al(a.c, a.sc, 2)
+	}
 	if a.bias != 0 && a.batch > 1 || a.geluAux != 0 && a.bias == 0 {
 		return fmt.Errorf("gemm %+v: an epilogue with a batch, or GELU without a bias", k)
 	}
@@ -316,8 +326,12 @@ func (g *cudaDevice) gemm(a gemmArgs) error {
 			unsafe.Pointer(&p.algo.algo), g.workspace, uint64(g.workspaceBytes), 0))
 	}
 	A, B, C := ltOperands(k)
+	ctype := int32(cudaR32F)
+	if a.cBF16 {
+		ctype = cudaR16BF
+	}
 	return blasCheck(fmt.Sprintf("cublasGemmStridedBatchedEx %+v", k), g.blas.cublasGemmStridedBatchedEx(g.blasHandle, A.op, B.op,
 		int32(C.rows), int32(C.cols), int32(a.K), unsafe.Pointer(&alpha),
 		a.b, cudaR16BF, int32(A.ld), A.stride, a.a, cudaR16BF, int32(B.ld), B.stride,
-		unsafe.Pointer(&beta), a.c, cudaR32F, int32(C.ld), C.stride, int32(a.batch), blasCompute32F, blasGemmDefault))
+		unsafe.Pointer(&beta), a.c, ctype, int32(C.ld), C.stride, int32(a.batch), blasCompute32F, blasGemmDefault))
 }

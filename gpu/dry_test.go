@@ -171,7 +171,11 @@ func (d *dryDevice) gemm(a gemmArgs) error {
 	if err := operand("b", a.b, kBF16P, br, bc, a.ldb, a.sb); err != nil {
 		return err
 	}
-	if err := operand("c", a.c, kF32P, a.M, a.N, a.ldc, a.sc); err != nil {
+	ckind := kF32P
+	if a.cBF16 {
+		ckind = kBF16P
+	}
+	if err := operand("c", a.c, ckind, a.M, a.N, a.ldc, a.sc); err != nil {
 		return err
 	}
 	if a.bias != 0 {
@@ -182,11 +186,11 @@ func (d *dryDevice) gemm(a gemmArgs) error {
 			return errNoEpilogue
 		}
 		if a.geluAux != 0 {
-			if err := operand("geluAux", a.geluAux, kF32P, a.M, a.N, a.ldc, 0); err != nil {
+			if err := operand("geluAux", a.geluAux, ckind, a.M, a.N, a.ldc, 0); err != nil {
 				return err
 			}
 		}
-		if err := d.span(fmt.Sprintf("gemm %+v: bias", a), a.bias, kF32P, uintptr(4*a.N)); err != nil {
+		if err := d.span(fmt.Sprintf("gemm %+v: bias", a), a.bias, ckind, uintptr(elemSize(ckind))*uintptr(a.N)); err != nil {
 			return err
 		}
 	}
@@ -203,11 +207,12 @@ func TestDryRun(t *testing.T) {
 		B, T            int
 		noEpilogue      bool // as where cuBLASLt has no algorithm with the bias epilogue
 		noFlashBackward bool
+		noHalf          bool // every activation in fp32
 	}{
-		{trainer.Config{VocabSize: 3, Context: 11, Layers: 3, Heads: 3, Dim: 48}, 5, 11, true, false},
-		{trainer.Config{VocabSize: 1001, Context: 64, Layers: 2, Heads: 4, Dim: 128}, 3, 37, false, false},
-		{trainer.Config{VocabSize: 1001, Context: 130, Layers: 2, Heads: 2, Dim: 128}, 3, 130, false, true},
-		{trainer.Config{VocabSize: 50257, Context: 1024, Layers: 2, Heads: 12, Dim: 768}, 2, 1024, false, false},
+		{trainer.Config{VocabSize: 3, Context: 11, Layers: 3, Heads: 3, Dim: 48}, 5, 11, true, false, false},
+		{trainer.Config{VocabSize: 1001, Context: 64, Layers: 2, Heads: 4, Dim: 128}, 3, 37, false, false, true},
+		{trainer.Config{VocabSize: 1001, Context: 130, Layers: 2, Heads: 2, Dim: 128}, 3, 130, false, true, false},
+		{trainer.Config{VocabSize: 50257, Context: 1024, Layers: 2, Heads: 12, Dim: 768}, 2, 1024, false, false, false},
 	} {
 		t.Run(fmt.Sprintf("V%d_T%d_C%d_NH%d_B%d", c.cfg.VocabSize, c.T, c.cfg.Dim, c.cfg.Heads, c.B), func(t *testing.T) {
 			dev := newDryDevice(t)
@@ -216,7 +221,7 @@ func TestDryRun(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			g.NoFlashBackward = c.noFlashBackward
+			g.NoFlashBackward, g.NoHalf = c.noFlashBackward, c.noHalf
 			var runErr error
 			func() {
 				defer Recover(&runErr)
@@ -241,6 +246,7 @@ func TestDryRun(t *testing.T) {
 				m.Update(trainer.DefaultAdamW, 1e-3)
 				N := c.B * c.T
 				g.ClassifierFused(m.Acts.Logits, m.Acts.Losses, targets, 1, N, c.cfg.VocabSize)
+				g.Zero(m.Acts.Layers[0].Ln1)                                    // an activation, fp32 or bf16
 				if _, err := m.Forward(tokens[:c.T], nil, 1, c.T); err != nil { // logits only, as sampling does
 					t.Fatal(err)
 				}

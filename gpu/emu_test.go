@@ -269,33 +269,51 @@ func (d *emuDevice) gemm(a gemmArgs) error {
 		return v
 	}
 	av, bv := bf16s(a.b, extent(A)), bf16s(a.a, extent(B))
+	// c, the bias and the aux matrix are fp32, or bf16 with cBF16, as the epilogue has them
+	size := 4
+	if a.cBF16 {
+		size = 2
+	}
+	get := func(raw []byte, i int) float32 {
+		if a.cBF16 {
+			return math.Float32frombits(uint32(*(*uint16)(unsafe.Pointer(&raw[2*i]))) << 16)
+		}
+		return *(*float32)(unsafe.Pointer(&raw[4*i]))
+	}
+	put := func(raw []byte, i int, v float32) {
+		if a.cBF16 {
+			*(*uint16)(unsafe.Pointer(&raw[2*i])) = toBF16(v)
+			return
+		}
+		*(*float32)(unsafe.Pointer(&raw[4*i])) = v
+	}
 	nc := extent(C)
-	craw := d.bytes(a.c, 4*nc)
+	craw := d.bytes(a.c, size*nc)
 	cv := make([]float64, nc)
 	for i := range cv {
-		cv[i] = float64(*(*float32)(unsafe.Pointer(&craw[4*i])))
+		cv[i] = float64(get(craw, i))
 	}
 	fastColMajorGemm(A, B, C, av, bv, cv, a.K, batch, float64(a.beta))
 	if a.bias != 0 { // the epilogue: bias[i] to row i of cuBLAS's D, which is column i of ours
-		braw := d.bytes(a.bias, 4*a.N)
+		braw := d.bytes(a.bias, size*a.N)
 		for j := range C.cols {
 			for i := range C.rows {
-				cv[i+j*C.ld] += float64(*(*float32)(unsafe.Pointer(&braw[4*i])))
+				cv[i+j*C.ld] += float64(get(braw, i))
 			}
 		}
 	}
-	if a.geluAux != 0 { // GELU_AUX_BIAS: the aux matrix (ld ldc) gets x, D gets gelu(x), in fp32
-		aux := d.bytes(a.geluAux, 4*nc)
+	if a.geluAux != 0 { // GELU_AUX_BIAS: the aux matrix (ld ldc) gets x, D gets gelu(x)
+		aux := d.bytes(a.geluAux, size*nc)
 		for j := range C.cols {
 			for i := range C.rows {
 				x := float32(cv[i+j*C.ld])
-				*(*float32)(unsafe.Pointer(&aux[4*(i+j*C.ld)])) = x
+				put(aux, i+j*C.ld, x)
 				cv[i+j*C.ld] = float64(0.5 * x * (1 + float32(math.Tanh(float64(0.7978845608*(x+0.044715*x*x*x))))))
 			}
 		}
 	}
 	for i := range cv {
-		*(*float32)(unsafe.Pointer(&craw[4*i])) = float32(cv[i])
+		put(craw, i, float32(cv[i]))
 	}
 	return nil
 }

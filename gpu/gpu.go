@@ -3,12 +3,13 @@
 // CUDA driver, NVRTC, cuBLASLt and cuBLAS loaded at run time through purego, so that building
 // pipe needs no CUDA.
 //
-// Precision: every Buf holds float32, as trainer.Backend defines it, so the master weights,
-// gradients, AdamW moments and activations are fp32; matrix products (the Conv1D layers, the
-// output layer, attention's products) take bf16 copies of their operands and accumulate in
-// fp32, as PyTorch's bf16 autocast does, and attention keeps its weights (or with the flash
-// kernels, only each row's log-sum-exp) for the backward pass itself. Elementwise layers,
-// LayerNorm, softmax, the loss and AdamW run in fp32.
+// Precision: the master weights, gradients and AdamW moments are fp32; the activations that
+// the model allocates with AllocHalf (all but the residual stream, LayerNorm's statistics, the
+// logits and the losses) are bf16, and the layers that write and read them have _h kernels;
+// matrix products (the Conv1D layers, the output layer, attention's products) take bf16
+// operands and accumulate in fp32, as PyTorch's bf16 autocast does, and attention keeps its
+// weights (or with the flash kernels, only each row's log-sum-exp) for the backward pass
+// itself. Arithmetic in the kernels (LayerNorm, softmax, the loss, AdamW) is fp32.
 package gpu
 
 import (
@@ -37,6 +38,8 @@ type GPU struct {
 	// NoFlashBackward keeps the flash forward but makes the weights again in the backward pass
 	// and runs it as cuBLAS's products
 	NoFlash, NoFlashBackward bool
+	// NoHalf keeps every activation in fp32 (AllocHalf is Alloc)
+	NoHalf bool
 }
 
 // ProfileEntry is the time one kernel (or the products of one shape) took while profiling,
@@ -167,13 +170,16 @@ func (g *GPU) MemInfo() (free, total uint64) {
 }
 
 // TrainBytes estimates the device memory that training cfg in micro-batches of B×T takes:
-// parameters, gradients and AdamW's moments (fp32), the activations trainer.Model keeps, and
-// this backend's scratch (bf16 operand copies, attention's buffers).
+// parameters, gradients and AdamW's moments (fp32), the activations trainer.Model keeps (most
+// in bf16), and this backend's scratch (bf16 operand copies, attention's buffers).
 func TrainBytes(cfg trainer.Config, B, T int) uint64 {
 	V, L, C, NH := uint64(cfg.VocabSize), uint64(cfg.Layers), uint64(cfg.Dim), uint64(cfg.Heads)
 	N, P := uint64(B*T), uint64(cfg.NumParams())
 	att := uint64(B) * NH * uint64(T) * uint64(T)
-	acts := N*C + L*(N*C*7+N*3*C+N*8*C+4*N+1) + N*C + 3*N + N*V + N*C*2 + N*3*C + N*4*C
+	// the activations trainer.Model allocates: fp32 (the residual stream, LayerNorm's
+	// statistics, the logits) and bf16 (the rest, AllocHalf)
+	acts := N*C + L*(2*N*C+4*N+1) + 3*N + N*V + N*C
+	acts16 := L*16*N*C + 9*N*C
 	// attention: the kept bf16 weights of each layer, the scores, their gradient (fp32) and
 	// dpre; with the flash kernels (heads of 64) each layer keeps only its rows' log-sum-exp,
 	// and the backward pass its rows' D
@@ -182,7 +188,7 @@ func TrainBytes(cfg trainer.Config, B, T int) uint64 {
 		attn = 4 * (L + 1) * uint64(B) * NH * uint64(T)
 	}
 	scratch := attn + N*C*(2*3+4+2+4*3) + 2*max(N*V, N*4*C) + 2*max(V*C, 4*C*C) + 2*N*4*C + 32<<20
-	return 4*(4*P+acts) + scratch
+	return 4*(4*P+acts) + 2*acts16 + scratch
 }
 
 func (g *GPU) must(err error) {
@@ -286,6 +292,68 @@ func (g *GPU) Alloc(n int) trainer.Buf {
 	return trainer.Buf{Dev: p, N: n}
 }
 
+// AllocHalf allocates n activations kept in bf16 (trainer.HalfAllocator): the products read
+// them as they are, and the layers that make and read them have _h kernels. With NoHalf it is
+// Alloc.
+func (g *GPU) AllocHalf(n int) trainer.Buf {
+	if g.NoHalf {
+		return g.Alloc(n)
+	}
+	defer g.enter()()
+	p, err := g.dev.alloc(kBF16P, n)
+	g.must(err)
+	return trainer.Buf{Dev: p, N: n, Half: true}
+}
+
+// act is an activation as a kernel argument: bf16 when the backend keeps it so.
+func act(b trainer.Buf) any {
+	if b.Half {
+		return bf16p(b.Dev)
+	}
+	return f32p(b.Dev)
+}
+
+// kernelFor is the kernel of name for activations kept as bs are: name_h for bf16 ones (all of
+// bs alike), name for fp32.
+func (g *GPU) kernelFor(name string, bs ...trainer.Buf) string {
+	for _, b := range bs[1:] {
+		if b.Half != bs[0].Half {
+			g.must(fmt.Errorf("%s: activations of mixed precision", name))
+		}
+	}
+	if bs[0].Half {
+		return name + "_h"
+	}
+	return name
+}
+
+// fp32 refuses bf16 buffers where a layer has only an fp32 kernel.
+func (g *GPU) fp32(what string, bs ...trainer.Buf) {
+	for _, b := range bs {
+		if b.Half {
+			g.must(fmt.Errorf("%s: a bf16 buffer where the layer takes fp32", what))
+		}
+	}
+}
+
+// in16 is a product's operand in bf16: the activation itself when it is kept so, else a copy
+// in scratch buffer name.
+func (g *GPU) in16(name string, b trainer.Buf, n int) bf16p {
+	if b.Half {
+		return bf16p(b.Dev)
+	}
+	return g.bf16(name, b.Dev, n)
+}
+
+// bias16 is the bias a product's epilogue adds to an output kept as out is: in bf16 for a bf16
+// output (the epilogue's bias has the output's type).
+func (g *GPU) bias16(out, bias trainer.Buf, n int) uintptr {
+	if out.Half {
+		return uintptr(g.bf16("mm.bias", bias.Dev, n))
+	}
+	return bias.Dev
+}
+
 // Free releases a buffer that Alloc returned (not a view of one), and the attention weights
 // kept for the layers whose Att lies in it.
 func (g *GPU) Free(x trainer.Buf) {
@@ -294,7 +362,7 @@ func (g *GPU) Free(x trainer.Buf) {
 		return
 	}
 	for key, s := range g.att {
-		if key >= x.Dev && key < x.Dev+4*uintptr(x.N) {
+		if !x.Half && key >= x.Dev && key < x.Dev+4*uintptr(x.N) {
 			g.dev.free(s.p)
 			delete(g.att, key)
 		}
@@ -323,24 +391,58 @@ func (g *GPU) kept(att trainer.Buf, kind argKind, n int) uintptr {
 	return s.p
 }
 
+// Upload copies values to the device, rounding them to bf16 for a Half buffer.
 func (g *GPU) Upload(dst trainer.Buf, src []float32) {
 	defer g.enter()()
 	n := min(len(src), dst.N)
-	if n > 0 {
-		g.must(g.dev.htod(dst.Dev, unsafe.Pointer(&src[0]), 4*n))
+	if n == 0 {
+		return
 	}
+	if dst.Half {
+		h := make([]uint16, n)
+		for i, v := range src[:n] {
+			h[i] = toBF16(v)
+		}
+		g.must(g.dev.htod(dst.Dev, unsafe.Pointer(&h[0]), 2*n))
+		return
+	}
+	g.must(g.dev.htod(dst.Dev, unsafe.Pointer(&src[0]), 4*n))
 }
 
+// Download copies values from the device, widening a Half buffer's.
 func (g *GPU) Download(dst []float32, src trainer.Buf) {
 	defer g.enter()()
 	n := min(len(dst), src.N)
-	if n > 0 {
-		g.must(g.dev.dtoh(unsafe.Pointer(&dst[0]), src.Dev, 4*n))
+	if n == 0 {
+		return
 	}
+	if src.Half {
+		h := make([]uint16, n)
+		g.must(g.dev.dtoh(unsafe.Pointer(&h[0]), src.Dev, 2*n))
+		for i, b := range h {
+			dst[i] = math.Float32frombits(uint32(b) << 16)
+		}
+		return
+	}
+	g.must(g.dev.dtoh(unsafe.Pointer(&dst[0]), src.Dev, 4*n))
+}
+
+// toBF16 rounds v to bf16 as the kernels' f32_to_bf16 does: to nearest, ties to even.
+func toBF16(v float32) uint16 {
+	u := math.Float32bits(v)
+	if u&0x7f800000 == 0x7f800000 && u&0x007fffff != 0 {
+		return uint16(u>>16) | 0x40
+	}
+	u += 0x7fff + (u>>16)&1
+	return uint16(u >> 16)
 }
 
 func (g *GPU) Zero(x trainer.Buf) {
 	defer g.enter()()
+	if x.Half {
+		g.launch1D("zero_h", int64(x.N), bf16p(x.Dev), int64(x.N))
+		return
+	}
 	g.must(g.dev.memset32(x.Dev, 0, x.N))
 }
 
@@ -349,12 +451,14 @@ func (g *GPU) Zero(x trainer.Buf) {
 
 func (g *GPU) EncoderForward(out trainer.Buf, tokens []int32, wte, wpe trainer.Buf, B, T, C int) {
 	defer g.enter()()
+	g.fp32("EncoderForward", out)
 	tok := g.ints("tokens", tokens[:B*T])
 	g.launch1D("encoder_forward", int64(B*T*C), f32p(out.Dev), tok, f32p(wte.Dev), f32p(wpe.Dev), int32(B), int32(T), int32(C))
 }
 
 func (g *GPU) EncoderBackward(dwte, dwpe trainer.Buf, dout trainer.Buf, tokens []int32, B, T, C int) {
 	defer g.enter()()
+	g.fp32("EncoderBackward", dout)
 	tok := g.ints("tokens", tokens[:B*T])
 	g.launch1D("encoder_backward_wte", int64(B*T*C), f32p(dwte.Dev), f32p(dout.Dev), tok, int32(B), int32(T), int32(C))
 	g.launch1D("encoder_backward_wpe", int64(T*C), f32p(dwpe.Dev), f32p(dout.Dev), int32(B), int32(T), int32(C))
@@ -362,37 +466,41 @@ func (g *GPU) EncoderBackward(dwte, dwpe trainer.Buf, dout trainer.Buf, tokens [
 
 func (g *GPU) LayerNormForward(out, mean, rstd trainer.Buf, inp, weight, bias trainer.Buf, N, C int) {
 	defer g.enter()()
-	g.launchRows("layernorm_forward", int64(N), f32p(out.Dev), f32p(mean.Dev), f32p(rstd.Dev), f32p(inp.Dev),
+	g.fp32("LayerNormForward", inp)
+	g.launchRows(g.kernelFor("layernorm_forward", out), int64(N), act(out), f32p(mean.Dev), f32p(rstd.Dev), f32p(inp.Dev),
 		f32p(weight.Dev), f32p(bias.Dev), int32(N), int32(C))
 }
 
 // ResidualLayerNormForward: residual = a + b and its LayerNorm in one pass; see layernorm.cu.
 func (g *GPU) ResidualLayerNormForward(residual, out, mean, rstd trainer.Buf, a, b, weight, bias trainer.Buf, N, C int) {
 	defer g.enter()()
-	g.launchRows("residual_layernorm_forward", int64(N), f32p(residual.Dev), f32p(out.Dev), f32p(mean.Dev), f32p(rstd.Dev),
-		f32p(a.Dev), f32p(b.Dev), f32p(weight.Dev), f32p(bias.Dev), int32(N), int32(C))
+	g.fp32("ResidualLayerNormForward", residual, a)
+	g.launchRows(g.kernelFor("residual_layernorm_forward", out, b), int64(N), f32p(residual.Dev), act(out), f32p(mean.Dev),
+		f32p(rstd.Dev), f32p(a.Dev), act(b), f32p(weight.Dev), f32p(bias.Dev), int32(N), int32(C))
 }
 
 func (g *GPU) LayerNormBackward(dinp, dweight, dbias trainer.Buf, dout, inp, weight, mean, rstd trainer.Buf, N, C int) {
 	defer g.enter()()
-	g.launchRows("layernorm_backward", int64(N), f32p(dinp.Dev), f32p(dout.Dev), f32p(inp.Dev), f32p(weight.Dev),
+	g.fp32("LayerNormBackward", dinp, inp)
+	g.launchRows(g.kernelFor("layernorm_backward", dout), int64(N), f32p(dinp.Dev), act(dout), f32p(inp.Dev), f32p(weight.Dev),
 		f32p(mean.Dev), f32p(rstd.Dev), int32(N), int32(C))
-	g.launchColumns("layernorm_backward_params", C, N, f32p(dweight.Dev), f32p(dbias.Dev), f32p(dout.Dev), f32p(inp.Dev),
-		f32p(mean.Dev), f32p(rstd.Dev), int32(N), int32(C), int32(rowsPerBlock))
+	g.launchColumns(g.kernelFor("layernorm_backward_params", dout), C, N, f32p(dweight.Dev), f32p(dbias.Dev), act(dout),
+		f32p(inp.Dev), f32p(mean.Dev), f32p(rstd.Dev), int32(N), int32(C), int32(rowsPerBlock))
 }
 
 // MatmulForward: out (N,OC) = inp (N,C) · weight (C,OC) in bf16 + bias, the bias added by
 // cuBLASLt's epilogue; where it has no algorithm for that, bias_broadcast then out += the product.
 func (g *GPU) MatmulForward(out trainer.Buf, inp, weight, bias trainer.Buf, N, C, OC int) {
 	defer g.enter()()
-	a := g.bf16("mm.a", inp.Dev, N*C)
+	a := g.in16("mm.a", inp, N*C)
 	w := g.bf16("mm.b", weight.Dev, C*OC)
-	mm := gemmArgs{M: N, N: OC, K: C, a: uintptr(a), lda: C, b: uintptr(w), ldb: OC, c: out.Dev, ldc: OC, bias: bias.Dev}
+	mm := gemmArgs{M: N, N: OC, K: C, a: uintptr(a), lda: C, b: uintptr(w), ldb: OC, c: out.Dev, ldc: OC,
+		bias: g.bias16(out, bias, OC), cBF16: out.Half}
 	if err := g.gemmErr(mm); err != errNoEpilogue {
 		g.must(err)
 		return
 	}
-	g.launch1D("bias_broadcast", int64(N*OC), f32p(out.Dev), f32p(bias.Dev), int32(N), int32(OC))
+	g.launch1D(g.kernelFor("bias_broadcast", out), int64(N*OC), act(out), f32p(bias.Dev), int32(N), int32(OC))
 	mm.bias, mm.beta = 0, 1
 	g.gemm(mm)
 }
@@ -402,34 +510,37 @@ func (g *GPU) MatmulForward(out trainer.Buf, inp, weight, bias trainer.Buf, N, C
 // MatmulForward then gelu_forward.
 func (g *GPU) MatmulGeluForward(pre, out trainer.Buf, inp, weight, bias trainer.Buf, N, C, OC int) {
 	defer g.enter()()
-	a := g.bf16("mm.a", inp.Dev, N*C)
+	gelu := g.kernelFor("gelu_forward", out, pre) // the aux matrix has the output's type
+	a := g.in16("mm.a", inp, N*C)
 	w := g.bf16("mm.b", weight.Dev, C*OC)
-	mm := gemmArgs{M: N, N: OC, K: C, a: uintptr(a), lda: C, b: uintptr(w), ldb: OC, c: out.Dev, ldc: OC, bias: bias.Dev,
-		geluAux: pre.Dev}
+	mm := gemmArgs{M: N, N: OC, K: C, a: uintptr(a), lda: C, b: uintptr(w), ldb: OC, c: out.Dev, ldc: OC,
+		bias: g.bias16(out, bias, OC), geluAux: pre.Dev, cBF16: out.Half}
 	if err := g.gemmErr(mm); err != errNoEpilogue {
 		g.must(err)
 		return
 	}
 	mm.c, mm.geluAux = pre.Dev, 0
 	if err := g.gemmErr(mm); err == errNoEpilogue {
-		g.launch1D("bias_broadcast", int64(N*OC), f32p(pre.Dev), f32p(bias.Dev), int32(N), int32(OC))
+		g.launch1D(g.kernelFor("bias_broadcast", pre), int64(N*OC), act(pre), f32p(bias.Dev), int32(N), int32(OC))
 		mm.bias, mm.beta = 0, 1
 		g.gemm(mm)
 	} else {
 		g.must(err)
 	}
-	g.launch1D("gelu_forward", int64(N*OC), f32p(out.Dev), f32p(pre.Dev), int64(N*OC))
+	g.launch1D(gelu, int64(N*OC), act(out), act(pre), int64(N*OC))
 }
 
 // MatmulBackward: dinp (N,C) = dout · weightᵀ; dweight (C,OC) += inpᵀ · dout; dbias += Σ rows of dout.
 func (g *GPU) MatmulBackward(dinp, dweight, dbias trainer.Buf, dout, inp, weight trainer.Buf, N, C, OC int) {
 	defer g.enter()()
-	d := g.bf16("mm.a", dout.Dev, N*OC)
+	d := g.in16("mm.a", dout, N*OC)
 	w := g.bf16("mm.b", weight.Dev, C*OC)
-	g.gemm(gemmArgs{transB: true, M: N, N: C, K: OC, a: uintptr(d), lda: OC, b: uintptr(w), ldb: OC, c: dinp.Dev, ldc: C})
-	x := g.bf16("mm.c", inp.Dev, N*C)
+	g.gemm(gemmArgs{transB: true, M: N, N: C, K: OC, a: uintptr(d), lda: OC, b: uintptr(w), ldb: OC, c: dinp.Dev, ldc: C,
+		cBF16: dinp.Half})
+	x := g.in16("mm.c", inp, N*C)
 	g.gemm(gemmArgs{transA: true, M: C, N: OC, K: N, a: uintptr(x), lda: C, b: uintptr(d), ldb: OC, c: dweight.Dev, ldc: OC, beta: 1})
-	g.launchColumns("matmul_backward_bias", OC, N, f32p(dbias.Dev), f32p(dout.Dev), int32(N), int32(OC), int32(rowsPerBlock))
+	g.launchColumns(g.kernelFor("matmul_backward_bias", dout), OC, N, f32p(dbias.Dev), act(dout), int32(N), int32(OC),
+		int32(rowsPerBlock))
 }
 
 // flashHS is the head size attention_flash_forward is written for (GPT-2's at every size).
@@ -454,7 +565,7 @@ func (g *GPU) AttentionForward(out, att trainer.Buf, qkv trainer.Buf, B, T, C, N
 		lse := g.kept(att, kF32P, BNH*T)
 		g.launch("attention_flash_forward", [3]uint32{uint32((T + 63) / 64), uint32(BNH), 1}, [3]uint32{128, 1, 1},
 			f32p(vacc), f32p(lse), q, k, v, int32(T), scale)
-		g.launch1D("attention_unpermute", int64(B*T*C), f32p(out.Dev), f32p(vacc), int32(B), int32(T), int32(NH), int32(hs))
+		g.launch1D(g.kernelFor("attention_unpermute", out), int64(B*T*C), act(out), f32p(vacc), int32(B), int32(T), int32(NH), int32(hs))
 		return
 	}
 	th, tt := int64(T*hs), int64(T*T)
@@ -467,14 +578,14 @@ func (g *GPU) AttentionForward(out, att trainer.Buf, qkv trainer.Buf, B, T, C, N
 	// vaccum (T,hs) = att (T,T) · v (T,hs)
 	g.gemm(gemmArgs{M: T, N: hs, K: T, a: uintptr(ab), lda: T, sa: tt, b: uintptr(v), ldb: hs, sb: th,
 		c: vacc, ldc: hs, sc: th, batch: BNH})
-	g.launch1D("attention_unpermute", int64(B*T*C), f32p(out.Dev), f32p(vacc), int32(B), int32(T), int32(NH), int32(hs))
+	g.launch1D(g.kernelFor("attention_unpermute", out), int64(B*T*C), act(out), f32p(vacc), int32(B), int32(T), int32(NH), int32(hs))
 }
 
 // permute makes the bf16 q, k, v (B,NH,T,hs) from qkv (B,T,3C).
 func (g *GPU) permute(qkv trainer.Buf, B, T, NH, hs int) (q, k, v bf16p) {
 	n := B * T * NH * hs
 	q, k, v = bf16p(g.get("att.q", kBF16P, n)), bf16p(g.get("att.k", kBF16P, n)), bf16p(g.get("att.v", kBF16P, n))
-	g.launch1D("attention_permute", int64(n), q, k, v, f32p(qkv.Dev), int32(B), int32(T), int32(NH), int32(hs))
+	g.launch1D(g.kernelFor("attention_permute", qkv), int64(n), q, k, v, act(qkv), int32(B), int32(T), int32(NH), int32(hs))
 	return q, k, v
 }
 
@@ -489,7 +600,7 @@ func (g *GPU) AttentionBackward(dqkv trainer.Buf, dout, qkv, att trainer.Buf, B,
 	kept := g.att[att.Dev]
 	if kept.kind == kF32P && kept.n >= BNH*T && !g.NoFlashBackward { // after the flash forward
 		dvacc := bf16p(g.get("att.dvaccum", kBF16P, n))
-		g.launch1D("attention_unpermute_backward", int64(n), dvacc, f32p(dout.Dev), int32(B), int32(T), int32(NH), int32(hs))
+		g.launch1D(g.kernelFor("attention_unpermute_backward", dout), int64(n), dvacc, act(dout), int32(B), int32(T), int32(NH), int32(hs))
 		dq, dk, dv := g.get("att.dq", kF32P, n), g.get("att.dk", kF32P, n), g.get("att.dv", kF32P, n)
 		dsum := g.get("att.dsum", kF32P, BNH*T)
 		grid := [3]uint32{uint32((T + 63) / 64), uint32(BNH), 1}
@@ -497,7 +608,7 @@ func (g *GPU) AttentionBackward(dqkv trainer.Buf, dout, qkv, att trainer.Buf, B,
 			f32p(kept.p), int32(T), scale)
 		g.launch("attention_flash_backward_dkdv", grid, [3]uint32{128, 1, 1}, f32p(dk), f32p(dv), q, k, v, dvacc,
 			f32p(kept.p), f32p(dsum), int32(T), scale)
-		g.launch1D("attention_permute_backward", int64(n), f32p(dqkv.Dev), f32p(dq), f32p(dk), f32p(dv),
+		g.launch1D(g.kernelFor("attention_permute_backward", dqkv), int64(n), act(dqkv), f32p(dq), f32p(dk), f32p(dv),
 			int32(B), int32(T), int32(NH), int32(hs))
 		return
 	}
@@ -515,7 +626,7 @@ func (g *GPU) AttentionBackward(dqkv trainer.Buf, dout, qkv, att trainer.Buf, B,
 		g.must(fmt.Errorf("attention backward: nothing kept from a forward pass of this shape for the layer at %#x", att.Dev))
 	}
 	dvacc := bf16p(g.get("att.dvaccum", kBF16P, n))
-	g.launch1D("attention_unpermute_backward", int64(n), dvacc, f32p(dout.Dev), int32(B), int32(T), int32(NH), int32(hs))
+	g.launch1D(g.kernelFor("attention_unpermute_backward", dout), int64(n), dvacc, act(dout), int32(B), int32(T), int32(NH), int32(hs))
 	// datt (T,T) = dvaccum (T,hs) · vᵀ
 	datt := g.get("att.datt", kF32P, BNH*T*T)
 	g.gemm(gemmArgs{transB: true, M: T, N: T, K: hs, a: uintptr(dvacc), lda: hs, sa: th, b: uintptr(v), ldb: hs, sb: th,
@@ -531,13 +642,14 @@ func (g *GPU) AttentionBackward(dqkv trainer.Buf, dout, qkv, att trainer.Buf, B,
 		c: dq, ldc: hs, sc: th, batch: BNH})
 	g.gemm(gemmArgs{transA: true, M: T, N: hs, K: T, a: uintptr(dpre), lda: T, sa: tt, b: uintptr(q), ldb: hs, sb: th,
 		c: dk, ldc: hs, sc: th, batch: BNH})
-	g.launch1D("attention_permute_backward", int64(n), f32p(dqkv.Dev), f32p(dq), f32p(dk), f32p(dv),
+	g.launch1D(g.kernelFor("attention_permute_backward", dqkv), int64(n), act(dqkv), f32p(dq), f32p(dk), f32p(dv),
 		int32(B), int32(T), int32(NH), int32(hs))
 }
 
 // AttentionDecode: one new position t with a KV cache, one block per head; see attention.cu.
 func (g *GPU) AttentionDecode(out, att, kcache, vcache trainer.Buf, qkv trainer.Buf, t, maxT, C, NH int) {
 	defer g.enter()()
+	g.fp32("AttentionDecode", out, att, kcache, vcache, qkv)
 	g.launch("attention_decode", [3]uint32{uint32(NH), 1, 1}, [3]uint32{threads, 1, 1}, f32p(out.Dev), f32p(att.Dev),
 		f32p(kcache.Dev), f32p(vcache.Dev), f32p(qkv.Dev), int32(t), int32(maxT), int32(C), int32(NH),
 		float32(1/math.Sqrt(float64(C/NH))))
@@ -545,23 +657,25 @@ func (g *GPU) AttentionDecode(out, att, kcache, vcache trainer.Buf, qkv trainer.
 
 func (g *GPU) GeluForward(out trainer.Buf, inp trainer.Buf, N int) {
 	defer g.enter()()
-	g.launch1D("gelu_forward", int64(N), f32p(out.Dev), f32p(inp.Dev), int64(N))
+	g.launch1D(g.kernelFor("gelu_forward", out, inp), int64(N), act(out), act(inp), int64(N))
 }
 
 func (g *GPU) GeluBackward(dinp trainer.Buf, inp, dout trainer.Buf, N int) {
 	defer g.enter()()
-	g.launch1D("gelu_backward", int64(N), f32p(dinp.Dev), f32p(inp.Dev), f32p(dout.Dev), int64(N))
+	g.launch1D(g.kernelFor("gelu_backward", dinp, inp, dout), int64(N), act(dinp), act(inp), act(dout), int64(N))
 }
 
 func (g *GPU) ResidualForward(out trainer.Buf, a, b trainer.Buf, N int) {
 	defer g.enter()()
+	g.fp32("ResidualForward", out, a, b)
 	g.launch1D("residual_forward", int64(N), f32p(out.Dev), f32p(a.Dev), f32p(b.Dev), int64(N))
 }
 
 // LogitsForward: logits (N,V) = inp (N,C) · wteᵀ in bf16.
 func (g *GPU) LogitsForward(logits trainer.Buf, inp, wte trainer.Buf, N, C, V int) {
 	defer g.enter()()
-	x := g.bf16("mm.a", inp.Dev, N*C)
+	g.fp32("LogitsForward", logits)
+	x := g.in16("mm.a", inp, N*C)
 	w := g.bf16("mm.b", wte.Dev, V*C)
 	g.gemm(gemmArgs{transB: true, M: N, N: V, K: C, a: uintptr(x), lda: C, b: uintptr(w), ldb: C, c: logits.Dev, ldc: V})
 }
@@ -569,10 +683,10 @@ func (g *GPU) LogitsForward(logits trainer.Buf, inp, wte trainer.Buf, N, C, V in
 // LogitsBackward: dinp (N,C) = dlogits · wte; dwte (V,C) += dlogitsᵀ · inp.
 func (g *GPU) LogitsBackward(dinp, dwte trainer.Buf, dlogits, inp, wte trainer.Buf, N, C, V int) {
 	defer g.enter()()
-	d := g.bf16("mm.a", dlogits.Dev, N*V)
+	d := g.in16("mm.a", dlogits, N*V)
 	w := g.bf16("mm.b", wte.Dev, V*C)
-	g.gemm(gemmArgs{M: N, N: C, K: V, a: uintptr(d), lda: V, b: uintptr(w), ldb: C, c: dinp.Dev, ldc: C})
-	x := g.bf16("mm.c", inp.Dev, N*C)
+	g.gemm(gemmArgs{M: N, N: C, K: V, a: uintptr(d), lda: V, b: uintptr(w), ldb: C, c: dinp.Dev, ldc: C, cBF16: dinp.Half})
+	x := g.in16("mm.c", inp, N*C)
 	g.gemm(gemmArgs{transA: true, M: V, N: C, K: N, a: uintptr(d), lda: V, b: uintptr(x), ldb: C, c: dwte.Dev, ldc: C, beta: 1})
 }
 

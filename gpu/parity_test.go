@@ -451,13 +451,62 @@ func twin(t *testing.T, g *GPU, cfg trainer.Config, seed uint64) (cpu, gm *train
 }
 
 // TestGPUModel compares the loss, the logits and every parameter's gradient of a small model.
-// Heads of 32 run attention as cuBLAS products, heads of 64 through the flash forward.
+// Heads of 32 run attention as cuBLAS products, heads of 64 through the flash forward; the
+// activations are bf16 (the backend's default), and once all fp32 (GPU.NoHalf).
 func TestGPUModel(t *testing.T) {
 	g := openGPU(t)
-	for _, heads := range []int{4, 2} {
-		t.Run(fmt.Sprintf("hs%d", 128/heads), func(t *testing.T) {
-			testGPUModel(t, g, trainer.Config{VocabSize: 1001, Context: 64, Layers: 2, Heads: heads, Dim: 128})
+	for _, c := range []struct {
+		heads  int
+		noHalf bool
+	}{{4, false}, {2, false}, {2, true}} {
+		name := fmt.Sprintf("hs%d", 128/c.heads)
+		if c.noHalf {
+			name += "_fp32"
+		}
+		t.Run(name, func(t *testing.T) {
+			g.NoHalf = c.noHalf
+			defer func() { g.NoHalf = false }()
+			testGPUModel(t, g, trainer.Config{VocabSize: 1001, Context: 64, Layers: 2, Heads: c.heads, Dim: 128})
 		})
+	}
+}
+
+// TestGPUHalfBuffers checks the bf16 activations' plumbing: values go up rounded to bf16 and
+// come back widened, views step two bytes a value, Zero clears only its view.
+func TestGPUHalfBuffers(t *testing.T) {
+	g := openGPU(t)
+	var err error
+	defer func() {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}()
+	defer Recover(&err)
+	x := []float32{1, -2.5, 3.14159265, 1e-3, 65504, -0.0, 1.00390625, 7}
+	b := g.AllocHalf(len(x))
+	defer g.Free(b)
+	if !b.Half {
+		t.Fatal("AllocHalf: not Half")
+	}
+	g.Upload(b, x)
+	got := make([]float32, len(x))
+	g.Download(got, b)
+	for i, v := range x {
+		if want := math.Float32frombits(uint32(toBF16(v)) << 16); got[i] != want {
+			t.Errorf("value %d: %v came back %v, want %v (bf16)", i, v, got[i], want)
+		}
+	}
+	g.Zero(b.View(2, 3))
+	g.Download(got, b)
+	for i, v := range got {
+		if zero := i >= 2 && i < 5; (v == 0) != (zero || x[i] == 0) {
+			t.Errorf("after zeroing [2,5): value %d is %v", i, v)
+		}
+	}
+	tail := make([]float32, 3)
+	g.Download(tail, b.View(5, 3))
+	if tail[2] != 7 {
+		t.Errorf("view [5:8] downloads %v", tail)
 	}
 }
 

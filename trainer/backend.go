@@ -9,6 +9,17 @@ type Buf struct {
 	Host []float32 // the values, on the CPU backend; nil on a device
 	Dev  uintptr   // the address of the first value, on a device; 0 on the CPU
 	N    int       // the number of values
+	// Half says that the backend keeps the values in bf16 (2 bytes each on a device): an
+	// activation from HalfAllocator. The CPU keeps float32 whatever it says.
+	Half bool
+}
+
+// HalfAllocator is a Backend that can keep activations in bf16: AllocHalf is Alloc with Half
+// set (or Alloc itself, where the backend is told to keep them in fp32). The model allocates
+// with it the activations that only products, GELU and LayerNorm read (not the residual
+// stream, the losses or the logits).
+type HalfAllocator interface {
+	AllocHalf(n int) Buf
 }
 
 // View is the n values from off.
@@ -16,12 +27,16 @@ func (b Buf) View(off, n int) Buf {
 	if off < 0 || n < 0 || off+n > b.N {
 		panic(fmt.Sprintf("trainer: view [%d:%d] of a buffer of %d", off, off+n, b.N))
 	}
-	v := Buf{N: n}
+	v := Buf{N: n, Half: b.Half}
 	if b.Host != nil {
 		v.Host = b.Host[off : off+n : off+n]
 	}
 	if b.Dev != 0 {
-		v.Dev = b.Dev + uintptr(4*off)
+		size := 4
+		if b.Half {
+			size = 2
+		}
+		v.Dev = b.Dev + uintptr(size*off)
 	}
 	return v
 }

@@ -29,7 +29,8 @@ type Model struct {
 // Activations are the values each layer computes in the forward pass, kept for the backward
 // pass and for inspection; all of them lie in one allocation (All). N = B*T.
 type Activations struct {
-	All            Buf
+	All            Buf // the float32 activations
+	Half           Buf // the rest, on a HalfAllocator: bf16
 	Encoded        Buf // (B,T,C) token + position embedding
 	Layers         []LayerActs
 	Lnf            Buf // (B,T,C)
@@ -117,11 +118,22 @@ func (m *Model) allocActs(B, T int) {
 	c := m.Config
 	V, L, C, NH := c.VocabSize, c.Layers, c.Dim, c.Heads
 	N := B * T
-	var sizes []int
-	var bufs []*Buf
+	// two allocations: fp32, and the activations a HalfAllocator keeps in bf16 (on other
+	// backends, fp32 too, in the first)
+	var sizes, halfSizes []int
+	var bufs, halfBufs []*Buf
 	take := func(b *Buf, n int) {
 		bufs = append(bufs, b)
 		sizes = append(sizes, n)
+	}
+	ha, half := m.Backend.(HalfAllocator)
+	takeHalf := func(b *Buf, n int) {
+		if !half {
+			take(b, n)
+			return
+		}
+		halfBufs = append(halfBufs, b)
+		halfSizes = append(halfSizes, n)
 	}
 	a := Activations{Layers: make([]LayerActs, L), shapeB: B, shapeT: T}
 	attSize := B * NH * T * T
@@ -131,31 +143,31 @@ func (m *Model) allocActs(B, T int) {
 	take(&a.Encoded, N*C)
 	for l := range a.Layers {
 		la := &a.Layers[l]
-		take(&la.Ln1, N*C)
+		takeHalf(&la.Ln1, N*C)
 		take(&la.Ln1Mean, N)
 		take(&la.Ln1Rstd, N)
-		take(&la.Qkv, N*3*C)
-		take(&la.Atty, N*C)
+		takeHalf(&la.Qkv, N*3*C)
+		takeHalf(&la.Atty, N*C)
 		take(&la.Att, attSize)
-		take(&la.AttProj, N*C)
+		takeHalf(&la.AttProj, N*C)
 		take(&la.Residual2, N*C)
-		take(&la.Ln2, N*C)
+		takeHalf(&la.Ln2, N*C)
 		take(&la.Ln2Mean, N)
 		take(&la.Ln2Rstd, N)
-		take(&la.Fch, N*4*C)
-		take(&la.FchGelu, N*4*C)
-		take(&la.FcProj, N*C)
+		takeHalf(&la.Fch, N*4*C)
+		takeHalf(&la.FchGelu, N*4*C)
+		takeHalf(&la.FcProj, N*C)
 		take(&la.Residual3, N*C)
 	}
-	take(&a.Lnf, N*C)
+	takeHalf(&a.Lnf, N*C)
 	take(&a.LnfMean, N)
 	take(&a.LnfRstd, N)
 	take(&a.Logits, N*V)
 	take(&a.Losses, N)
 	take(&a.dResidual, N*C)
-	take(&a.dBTC, N*C)
-	take(&a.dQkv, N*3*C)
-	take(&a.dBT4C, N*4*C)
+	takeHalf(&a.dBTC, N*C)
+	takeHalf(&a.dQkv, N*3*C)
+	takeHalf(&a.dBT4C, N*4*C)
 	total := 0
 	for _, n := range sizes {
 		total += n
@@ -166,6 +178,18 @@ func (m *Model) allocActs(B, T int) {
 	for i, b := range bufs {
 		*b = a.All.View(off, sizes[i])
 		off += sizes[i]
+	}
+	if len(halfBufs) > 0 {
+		total = 0
+		for _, n := range halfSizes {
+			total += n
+		}
+		a.Half = ha.AllocHalf(total)
+		off = 0
+		for i, b := range halfBufs {
+			*b = a.Half.View(off, halfSizes[i])
+			off += halfSizes[i]
+		}
 	}
 	m.Acts = a
 	m.B, m.T = B, T
@@ -178,7 +202,7 @@ type freer interface{ Free(Buf) }
 // freeActs releases the activations, before they are made again for another shape.
 func (m *Model) freeActs() {
 	if f, ok := m.Backend.(freer); ok {
-		for _, b := range []Buf{m.Acts.All, m.Acts.Probs} {
+		for _, b := range []Buf{m.Acts.All, m.Acts.Half, m.Acts.Probs} {
 			if b.N > 0 {
 				f.Free(b)
 			}

@@ -12,18 +12,24 @@
 // att, kept for the backward pass, and dpre are bf16, the precision the products read them in.
 
 // attention_permute: q, k, v (B,NH,T,hs) in bf16 from qkv (B,T,3C).
-extern "C" __global__ void attention_permute(bf16* q, bf16* k, bf16* v, const float* qkv, int B, int T, int NH, int hs) {
+template <class T> __device__ void attention_permute_t(bf16* q, bf16* k, bf16* v, const T* qkv, int B, int Tn, int NH, int hs) {
   int C = NH * hs;
-  FOR_EACH(i, (i64)B * NH * T * hs) {
+  FOR_EACH(i, (i64)B * NH * Tn * hs) {
     int d = (int)(i % hs);
-    int t = (int)((i / hs) % T);
-    int h = (int)((i / ((i64)hs * T)) % NH);
-    i64 b = i / ((i64)hs * T * NH);
-    i64 src = (b * T + t) * 3 * C + h * hs + d;
-    q[i] = f32_to_bf16(qkv[src]);
-    k[i] = f32_to_bf16(qkv[src + C]);
-    v[i] = f32_to_bf16(qkv[src + 2 * C]);
+    int t = (int)((i / hs) % Tn);
+    int h = (int)((i / ((i64)hs * Tn)) % NH);
+    i64 b = i / ((i64)hs * Tn * NH);
+    i64 src = (b * Tn + t) * 3 * C + h * hs + d;
+    q[i] = f32_to_bf16(ld(qkv, src));
+    k[i] = f32_to_bf16(ld(qkv, src + C));
+    v[i] = f32_to_bf16(ld(qkv, src + 2 * C));
   }
+}
+extern "C" __global__ void attention_permute(bf16* q, bf16* k, bf16* v, const float* qkv, int B, int T, int NH, int hs) {
+  attention_permute_t(q, k, v, qkv, B, T, NH, hs);
+}
+extern "C" __global__ void attention_permute_h(bf16* q, bf16* k, bf16* v, const bf16* qkv, int B, int T, int NH, int hs) {
+  attention_permute_t(q, k, v, qkv, B, T, NH, hs);
 }
 
 // attention_softmax: row t of att (B*NH rows of (T,T)) = softmax(scale * row t of pre[:t+1]),
@@ -45,27 +51,39 @@ extern "C" __global__ void attention_softmax(bf16* att, const float* pre, int BN
 }
 
 // attention_unpermute: out (B,T,C) from vaccum (B,NH,T,hs).
-extern "C" __global__ void attention_unpermute(float* out, const float* vaccum, int B, int T, int NH, int hs) {
+template <class T> __device__ void attention_unpermute_t(T* out, const float* vaccum, int B, int Tn, int NH, int hs) {
   int C = NH * hs;
-  FOR_EACH(i, (i64)B * NH * T * hs) {
+  FOR_EACH(i, (i64)B * NH * Tn * hs) {
     int d = (int)(i % hs);
-    int t = (int)((i / hs) % T);
-    int h = (int)((i / ((i64)hs * T)) % NH);
-    i64 b = i / ((i64)hs * T * NH);
-    out[(b * T + t) * C + h * hs + d] = vaccum[i];
+    int t = (int)((i / hs) % Tn);
+    int h = (int)((i / ((i64)hs * Tn)) % NH);
+    i64 b = i / ((i64)hs * Tn * NH);
+    st(out, (b * Tn + t) * C + h * hs + d, vaccum[i]);
   }
+}
+extern "C" __global__ void attention_unpermute(float* out, const float* vaccum, int B, int T, int NH, int hs) {
+  attention_unpermute_t(out, vaccum, B, T, NH, hs);
+}
+extern "C" __global__ void attention_unpermute_h(bf16* out, const float* vaccum, int B, int T, int NH, int hs) {
+  attention_unpermute_t(out, vaccum, B, T, NH, hs);
 }
 
 // attention_unpermute_backward: dvaccum (B,NH,T,hs) in bf16 from dout (B,T,C).
-extern "C" __global__ void attention_unpermute_backward(bf16* dvaccum, const float* dout, int B, int T, int NH, int hs) {
+template <class T> __device__ void attention_unpermute_backward_t(bf16* dvaccum, const T* dout, int B, int Tn, int NH, int hs) {
   int C = NH * hs;
-  FOR_EACH(i, (i64)B * NH * T * hs) {
+  FOR_EACH(i, (i64)B * NH * Tn * hs) {
     int d = (int)(i % hs);
-    int t = (int)((i / hs) % T);
-    int h = (int)((i / ((i64)hs * T)) % NH);
-    i64 b = i / ((i64)hs * T * NH);
-    dvaccum[i] = f32_to_bf16(dout[(b * T + t) * C + h * hs + d]);
+    int t = (int)((i / hs) % Tn);
+    int h = (int)((i / ((i64)hs * Tn)) % NH);
+    i64 b = i / ((i64)hs * Tn * NH);
+    dvaccum[i] = f32_to_bf16(ld(dout, (b * Tn + t) * C + h * hs + d));
   }
+}
+extern "C" __global__ void attention_unpermute_backward(bf16* dvaccum, const float* dout, int B, int T, int NH, int hs) {
+  attention_unpermute_backward_t(dvaccum, dout, B, T, NH, hs);
+}
+extern "C" __global__ void attention_unpermute_backward_h(bf16* dvaccum, const bf16* dout, int B, int T, int NH, int hs) {
+  attention_unpermute_backward_t(dvaccum, dout, B, T, NH, hs);
 }
 
 // attention_softmax_backward: per row t, dpre[:t+1] = att ⊙ (datt − Σ att⊙datt) · scale, and 0
@@ -86,19 +104,28 @@ extern "C" __global__ void attention_softmax_backward(bf16* dpre, const float* d
 }
 
 // attention_permute_backward: dqkv (B,T,3C) from dq, dk, dv (B,NH,T,hs); overwrites dqkv.
+template <class T>
+__device__ void attention_permute_backward_t(T* dqkv, const float* dq, const float* dk, const float* dv, int B, int Tn, int NH,
+                                             int hs) {
+  int C = NH * hs;
+  FOR_EACH(i, (i64)B * NH * Tn * hs) {
+    int d = (int)(i % hs);
+    int t = (int)((i / hs) % Tn);
+    int h = (int)((i / ((i64)hs * Tn)) % NH);
+    i64 b = i / ((i64)hs * Tn * NH);
+    i64 dst = (b * Tn + t) * 3 * C + h * hs + d;
+    st(dqkv, dst, dq[i]);
+    st(dqkv, dst + C, dk[i]);
+    st(dqkv, dst + 2 * C, dv[i]);
+  }
+}
 extern "C" __global__ void attention_permute_backward(float* dqkv, const float* dq, const float* dk, const float* dv, int B,
                                                       int T, int NH, int hs) {
-  int C = NH * hs;
-  FOR_EACH(i, (i64)B * NH * T * hs) {
-    int d = (int)(i % hs);
-    int t = (int)((i / hs) % T);
-    int h = (int)((i / ((i64)hs * T)) % NH);
-    i64 b = i / ((i64)hs * T * NH);
-    i64 dst = (b * T + t) * 3 * C + h * hs + d;
-    dqkv[dst] = dq[i];
-    dqkv[dst + C] = dk[i];
-    dqkv[dst + 2 * C] = dv[i];
-  }
+  attention_permute_backward_t(dqkv, dq, dk, dv, B, T, NH, hs);
+}
+extern "C" __global__ void attention_permute_backward_h(bf16* dqkv, const float* dq, const float* dk, const float* dv, int B,
+                                                        int T, int NH, int hs) {
+  attention_permute_backward_t(dqkv, dq, dk, dv, B, T, NH, hs);
 }
 
 // attention_decode (trainer/ops.go attentionDecode): one new position t of one sequence, with

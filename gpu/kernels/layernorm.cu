@@ -1,8 +1,10 @@
 // layernorm (trainer/ops.go layernormForward, layernormBackward); eps 1e-5. One warp per row.
+// The normalised output and its gradient are activations, in fp32 or (the _h kernels) bf16; the
+// input, the residual stream, is fp32.
 
 // layernorm_forward: out (N,C) = (inp - mean) * rstd * weight + bias, keeping mean, rstd (N).
-extern "C" __global__ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight,
-                                             const float* bias, int N, int C) {
+template <class T> __device__ void layernorm_forward_t(T* out, float* mean, float* rstd, const float* inp,
+                                                       const float* weight, const float* bias, int N, int C) {
   int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
   if (row >= N) return;  // the whole warp
   const float* x = inp + (i64)row * C;
@@ -16,26 +18,34 @@ extern "C" __global__ void layernorm_forward(float* out, float* mean, float* rst
   }
   v = warp_sum(v) / C;
   float r = 1.0f / sqrtf(v + 1e-5f);
-  float* o = out + (i64)row * C;
-  for (int i = lane; i < C; i += 32) o[i] = (x[i] - m) * r * weight[i] + bias[i];
+  T* o = out + (i64)row * C;
+  for (int i = lane; i < C; i += 32) st(o, i, (x[i] - m) * r * weight[i] + bias[i]);
   if (lane == 0) {
     mean[row] = m;
     rstd[row] = r;
   }
 }
+extern "C" __global__ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight,
+                                             const float* bias, int N, int C) {
+  layernorm_forward_t(out, mean, rstd, inp, weight, bias, N, C);
+}
+extern "C" __global__ void layernorm_forward_h(bf16* out, float* mean, float* rstd, const float* inp, const float* weight,
+                                               const float* bias, int N, int C) {
+  layernorm_forward_t(out, mean, rstd, inp, weight, bias, N, C);
+}
 
 // layernorm_backward adds the gradient of inp to dinp (N,C), row by row.
-extern "C" __global__ void layernorm_backward(float* dinp, const float* dout, const float* inp, const float* weight,
-                                              const float* mean, const float* rstd, int N, int C) {
+template <class T> __device__ void layernorm_backward_t(float* dinp, const T* dout, const float* inp, const float* weight,
+                                                        const float* mean, const float* rstd, int N, int C) {
   int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
   if (row >= N) return;
   const float* x = inp + (i64)row * C;
-  const float* d = dout + (i64)row * C;
+  const T* d = dout + (i64)row * C;
   float* di = dinp + (i64)row * C;
   float m = mean[row], s = rstd[row];
   float dnormMean = 0.0f, dnormNormMean = 0.0f;
   for (int i = lane; i < C; i += 32) {
-    float dnorm = weight[i] * d[i];
+    float dnorm = weight[i] * ld(d, i);
     dnormMean += dnorm;
     dnormNormMean += dnorm * (x[i] - m) * s;
   }
@@ -43,40 +53,59 @@ extern "C" __global__ void layernorm_backward(float* dinp, const float* dout, co
   dnormNormMean = warp_sum(dnormNormMean) / C;
   for (int i = lane; i < C; i += 32) {
     float norm = (x[i] - m) * s;
-    float dnorm = weight[i] * d[i];
+    float dnorm = weight[i] * ld(d, i);
     di[i] += (dnorm - dnormMean - norm * dnormNormMean) * s;
   }
+}
+extern "C" __global__ void layernorm_backward(float* dinp, const float* dout, const float* inp, const float* weight,
+                                              const float* mean, const float* rstd, int N, int C) {
+  layernorm_backward_t(dinp, dout, inp, weight, mean, rstd, N, C);
+}
+extern "C" __global__ void layernorm_backward_h(float* dinp, const bf16* dout, const float* inp, const float* weight,
+                                                const float* mean, const float* rstd, int N, int C) {
+  layernorm_backward_t(dinp, dout, inp, weight, mean, rstd, N, C);
 }
 
 // layernorm_backward_params: dweight, dbias (C) += sums over the rows; a thread per column sums
 // rowsPerBlock rows (blockIdx.y picks which) and adds atomically.
-extern "C" __global__ void layernorm_backward_params(float* dweight, float* dbias, const float* dout, const float* inp,
-                                                     const float* mean, const float* rstd, int N, int C, int rowsPerBlock) {
+template <class T>
+__device__ void layernorm_backward_params_t(float* dweight, float* dbias, const T* dout, const float* inp, const float* mean,
+                                            const float* rstd, int N, int C, int rowsPerBlock) {
   int c = blockIdx.x * blockDim.x + threadIdx.x;
   if (c >= C) return;
   int r0 = blockIdx.y * rowsPerBlock, r1 = min(N, r0 + rowsPerBlock);
   float dw = 0.0f, db = 0.0f;
   for (int r = r0; r < r1; r++) {
-    float d = dout[(i64)r * C + c];
+    float d = ld(dout, (i64)r * C + c);
     dw += (inp[(i64)r * C + c] - mean[r]) * rstd[r] * d;
     db += d;
   }
   atomicAdd(&dweight[c], dw);
   atomicAdd(&dbias[c], db);
 }
+extern "C" __global__ void layernorm_backward_params(float* dweight, float* dbias, const float* dout, const float* inp,
+                                                     const float* mean, const float* rstd, int N, int C, int rowsPerBlock) {
+  layernorm_backward_params_t(dweight, dbias, dout, inp, mean, rstd, N, C, rowsPerBlock);
+}
+extern "C" __global__ void layernorm_backward_params_h(float* dweight, float* dbias, const bf16* dout, const float* inp,
+                                                       const float* mean, const float* rstd, int N, int C, int rowsPerBlock) {
+  layernorm_backward_params_t(dweight, dbias, dout, inp, mean, rstd, N, C, rowsPerBlock);
+}
 
 // residual_layernorm_forward: residual (N,C) = a + b, then out, mean, rstd as layernorm_forward of
-// it, in one pass over the rows (each lane reads back only what it wrote). One warp per row.
-extern "C" __global__ void residual_layernorm_forward(float* residual, float* out, float* mean, float* rstd, const float* a,
-                                                      const float* b, const float* weight, const float* bias, int N, int C) {
+// it, in one pass over the rows (each lane reads back only what it wrote). One warp per row. b
+// (a layer's output) and out are activations.
+template <class T>
+__device__ void residual_layernorm_forward_t(float* residual, T* out, float* mean, float* rstd, const float* a, const T* b,
+                                             const float* weight, const float* bias, int N, int C) {
   int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
   if (row >= N) return;  // the whole warp
   const float* x = a + (i64)row * C;
-  const float* y = b + (i64)row * C;
+  const T* y = b + (i64)row * C;
   float* r = residual + (i64)row * C;
   float s = 0.0f;
   for (int i = lane; i < C; i += 32) {
-    r[i] = x[i] + y[i];
+    r[i] = x[i] + ld(y, i);
     s += r[i];
   }
   float m = warp_sum(s) / C;
@@ -87,10 +116,18 @@ extern "C" __global__ void residual_layernorm_forward(float* residual, float* ou
   }
   v = warp_sum(v) / C;
   float rs = 1.0f / sqrtf(v + 1e-5f);
-  float* o = out + (i64)row * C;
-  for (int i = lane; i < C; i += 32) o[i] = (r[i] - m) * rs * weight[i] + bias[i];
+  T* o = out + (i64)row * C;
+  for (int i = lane; i < C; i += 32) st(o, i, (r[i] - m) * rs * weight[i] + bias[i]);
   if (lane == 0) {
     mean[row] = m;
     rstd[row] = rs;
   }
+}
+extern "C" __global__ void residual_layernorm_forward(float* residual, float* out, float* mean, float* rstd, const float* a,
+                                                      const float* b, const float* weight, const float* bias, int N, int C) {
+  residual_layernorm_forward_t(residual, out, mean, rstd, a, b, weight, bias, N, C);
+}
+extern "C" __global__ void residual_layernorm_forward_h(float* residual, bf16* out, float* mean, float* rstd, const float* a,
+                                                        const bf16* b, const float* weight, const float* bias, int N, int C) {
+  residual_layernorm_forward_t(residual, out, mean, rstd, a, b, weight, bias, N, C);
 }

@@ -81,3 +81,10 @@ __device__ __forceinline__ void mma_16816(float* d, const unsigned* a, const uns
 __device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
   return (unsigned)f32_to_bf16(lo) | ((unsigned)f32_to_bf16(hi) << 16);
 }
+
+// ld and st read and write an activation as float whether it is stored in fp32 or in bf16, so
+// that one template serves both (the _h kernels are the bf16 ones).
+__device__ __forceinline__ float ld(const float* p, i64 i) { return p[i]; }
+__device__ __forceinline__ float ld(const bf16* p, i64 i) { return bf16_to_f32(p[i]); }
+__device__ __forceinline__ void st(float* p, i64 i, float v) { p[i] = v; }
+__device__ __forceinline__ void st(bf16* p, i64 i, float v) { p[i] = f32_to_bf16(v); }
