@@ -4,8 +4,8 @@
 // pipe needs no CUDA.
 //
 // Precision: the master weights, gradients and AdamW moments are fp32; the activations that
-// the model allocates with AllocHalf (all but the residual stream, LayerNorm's statistics, the
-// logits and the losses) are bf16, and the layers that write and read them have _h kernels;
+// the model allocates with AllocHalf (all but the residual stream, LayerNorm's statistics and
+// the losses) are bf16, and the layers that write and read them have _h kernels;
 // matrix products (the Conv1D layers, the output layer, attention's products) take bf16
 // operands and accumulate in fp32, as PyTorch's bf16 autocast does, and attention keeps its
 // weights (or with the flash kernels, only each row's log-sum-exp) for the backward pass
@@ -177,9 +177,9 @@ func TrainBytes(cfg trainer.Config, B, T int) uint64 {
 	N, P := uint64(B*T), uint64(cfg.NumParams())
 	att := uint64(B) * NH * uint64(T) * uint64(T)
 	// the activations trainer.Model allocates: fp32 (the residual stream, LayerNorm's
-	// statistics, the logits) and bf16 (the rest, AllocHalf)
-	acts := N*C + L*(2*N*C+4*N+1) + 3*N + N*V + N*C
-	acts16 := L*16*N*C + 9*N*C
+	// statistics, the losses) and bf16 (the rest, AllocHalf, the logits among them)
+	acts := N*C + L*(2*N*C+4*N+1) + 3*N + N*C
+	acts16 := L*16*N*C + 9*N*C + N*V
 	// attention: the kept bf16 weights of each layer, the scores, their gradient (fp32) and
 	// dpre; with the flash kernels (heads of 64) each layer keeps only its rows' log-sum-exp,
 	// and the backward pass its rows' D
@@ -674,10 +674,10 @@ func (g *GPU) ResidualForward(out trainer.Buf, a, b trainer.Buf, N int) {
 // LogitsForward: logits (N,V) = inp (N,C) · wteᵀ in bf16.
 func (g *GPU) LogitsForward(logits trainer.Buf, inp, wte trainer.Buf, N, C, V int) {
 	defer g.enter()()
-	g.fp32("LogitsForward", logits)
 	x := g.in16("mm.a", inp, N*C)
 	w := g.bf16("mm.b", wte.Dev, V*C)
-	g.gemm(gemmArgs{transB: true, M: N, N: V, K: C, a: uintptr(x), lda: C, b: uintptr(w), ldb: C, c: logits.Dev, ldc: V})
+	g.gemm(gemmArgs{transB: true, M: N, N: V, K: C, a: uintptr(x), lda: C, b: uintptr(w), ldb: C, c: logits.Dev, ldc: V,
+		cBF16: logits.Half})
 }
 
 // LogitsBackward: dinp (N,C) = dlogits · wte; dwte (V,C) += dlogitsᵀ · inp.
@@ -701,12 +701,14 @@ func ceThreads(V int) uint32 {
 func (g *GPU) CrossEntropyForward(losses, probs trainer.Buf, logits trainer.Buf, targets []int32, N, V int) {
 	defer g.enter()()
 	tg := g.ints("targets", targets[:N])
-	g.launch("crossentropy_forward", [3]uint32{uint32(N), 1, 1}, [3]uint32{ceThreads(V), 1, 1},
-		f32p(losses.Dev), f32p(probs.Dev), f32p(logits.Dev), tg, int32(N), int32(V))
+	g.fp32("CrossEntropyForward", losses, probs)
+	g.launch(g.kernelFor("crossentropy_forward", logits), [3]uint32{uint32(N), 1, 1}, [3]uint32{ceThreads(V), 1, 1},
+		f32p(losses.Dev), f32p(probs.Dev), act(logits), tg, int32(N), int32(V))
 }
 
 func (g *GPU) CrossEntropyBackward(dlogits trainer.Buf, probs trainer.Buf, targets []int32, scale float32, N, V int) {
 	defer g.enter()()
+	g.fp32("CrossEntropyBackward", dlogits, probs)
 	tg := g.ints("targets", targets[:N])
 	g.launch1D("crossentropy_backward", int64(N*V), f32p(dlogits.Dev), f32p(probs.Dev), tg, scale, int32(N), int32(V))
 }
@@ -717,8 +719,9 @@ func (g *GPU) CrossEntropyBackward(dlogits trainer.Buf, probs trainer.Buf, targe
 func (g *GPU) ClassifierFused(logits, losses trainer.Buf, targets []int32, scale float32, N, V int) {
 	defer g.enter()()
 	tg := g.ints("targets", targets[:N])
-	g.launch("classifier_fused", [3]uint32{uint32(N), 1, 1}, [3]uint32{ceThreads(V), 1, 1},
-		f32p(logits.Dev), f32p(losses.Dev), tg, scale, int32(N), int32(V))
+	g.fp32("ClassifierFused", losses)
+	g.launch(g.kernelFor("classifier_fused", logits), [3]uint32{uint32(N), 1, 1}, [3]uint32{ceThreads(V), 1, 1},
+		act(logits), f32p(losses.Dev), tg, scale, int32(N), int32(V))
 }
 
 // sumSquaresBlocks is the fixed grid of sum_squares, so that the sum does not depend on timing.

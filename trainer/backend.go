@@ -16,8 +16,8 @@ type Buf struct {
 
 // HalfAllocator is a Backend that can keep activations in bf16: AllocHalf is Alloc with Half
 // set (or Alloc itself, where the backend is told to keep them in fp32). The model allocates
-// with it the activations that only products, GELU and LayerNorm read (not the residual
-// stream, the losses or the logits).
+// with it the activations that only products, GELU, LayerNorm and the loss read (not the
+// residual stream, LayerNorm's statistics or the losses).
 type HalfAllocator interface {
 	AllocHalf(n int) Buf
 }

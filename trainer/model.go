@@ -162,7 +162,7 @@ func (m *Model) allocActs(B, T int) {
 	takeHalf(&a.Lnf, N*C)
 	take(&a.LnfMean, N)
 	take(&a.LnfRstd, N)
-	take(&a.Logits, N*V)
+	takeHalf(&a.Logits, N*V)
 	take(&a.Losses, N)
 	take(&a.dResidual, N*C)
 	takeHalf(&a.dBTC, N*C)

@@ -3,18 +3,18 @@
 
 // crossentropy_forward: probs (N,V) = softmax(logits) per row; losses (N) = log Σ exp(logits) −
 // logits[target], 0 where the target is negative (ignored).
-extern "C" __global__ void crossentropy_forward(float* losses, float* probs, const float* logits, const int* targets, int N,
-                                                int V) {
+template <class T>
+__device__ void crossentropy_forward_t(float* losses, float* probs, const T* logits, const int* targets, int N, int V) {
   int r = blockIdx.x;
   if (r >= N) return;
-  const float* x = logits + (i64)r * V;
+  const T* x = logits + (i64)r * V;
   float* p = probs + (i64)r * V;
   float m = -3.402823466e38f;
-  for (int i = threadIdx.x; i < V; i += blockDim.x) m = fmaxf(m, x[i]);
+  for (int i = threadIdx.x; i < V; i += blockDim.x) m = fmaxf(m, ld(x, i));
   m = block_max(m);
   float s = 0.0f;
   for (int i = threadIdx.x; i < V; i += blockDim.x) {
-    float e = expf(x[i] - m);
+    float e = expf(ld(x, i) - m);
     p[i] = e;
     s += e;
   }
@@ -23,8 +23,16 @@ extern "C" __global__ void crossentropy_forward(float* losses, float* probs, con
   for (int i = threadIdx.x; i < V; i += blockDim.x) p[i] *= inv;
   if (threadIdx.x == 0) {
     int t = targets[r];
-    losses[r] = t < 0 ? 0.0f : logf(s) + m - x[t];
+    losses[r] = t < 0 ? 0.0f : logf(s) + m - ld(x, t);
   }
+}
+extern "C" __global__ void crossentropy_forward(float* losses, float* probs, const float* logits, const int* targets, int N,
+                                                int V) {
+  crossentropy_forward_t(losses, probs, logits, targets, N, V);
+}
+extern "C" __global__ void crossentropy_forward_h(float* losses, float* probs, const bf16* logits, const int* targets, int N,
+                                                  int V) {
+  crossentropy_forward_t(losses, probs, logits, targets, N, V);
 }
 
 // crossentropy_backward: dlogits (N,V) = scale · (probs − onehot(target)), 0 in the rows of
@@ -41,21 +49,27 @@ extern "C" __global__ void crossentropy_backward(float* dlogits, const float* pr
 // classifier_fused: the loss and its gradient in one pass over logits (N,V), which become
 // dlogits in place: losses (N) as crossentropy_forward, dlogits = scale · (softmax − onehot),
 // 0 in the rows of negative targets. The probabilities are never stored.
-extern "C" __global__ void classifier_fused(float* logits, float* losses, const int* targets, float scale, int N, int V) {
+template <class T> __device__ void classifier_fused_t(T* logits, float* losses, const int* targets, float scale, int N, int V) {
   int r = blockIdx.x;
   if (r >= N) return;
-  float* x = logits + (i64)r * V;
+  T* x = logits + (i64)r * V;
   float m = -3.402823466e38f;
-  for (int i = threadIdx.x; i < V; i += blockDim.x) m = fmaxf(m, x[i]);
+  for (int i = threadIdx.x; i < V; i += blockDim.x) m = fmaxf(m, ld(x, i));
   m = block_max(m);
   float s = 0.0f;
-  for (int i = threadIdx.x; i < V; i += blockDim.x) s += expf(x[i] - m);
+  for (int i = threadIdx.x; i < V; i += blockDim.x) s += expf(ld(x, i) - m);
   s = block_sum(s);
   int t = targets[r];
-  float xt = t < 0 ? 0.0f : x[t];
+  float xt = t < 0 ? 0.0f : ld(x, t);
   __syncthreads();  // every thread has read x[t] before it is overwritten
   float inv = 1.0f / s;
   for (int i = threadIdx.x; i < V; i += blockDim.x)
-    x[i] = t < 0 ? 0.0f : scale * (expf(x[i] - m) * inv - (i == t ? 1.0f : 0.0f));
+    st(x, i, t < 0 ? 0.0f : scale * (expf(ld(x, i) - m) * inv - (i == t ? 1.0f : 0.0f)));
   if (threadIdx.x == 0) losses[r] = t < 0 ? 0.0f : logf(s) + m - xt;
+}
+extern "C" __global__ void classifier_fused(float* logits, float* losses, const int* targets, float scale, int N, int V) {
+  classifier_fused_t(logits, losses, targets, scale, N, V);
+}
+extern "C" __global__ void classifier_fused_h(bf16* logits, float* losses, const int* targets, float scale, int N, int V) {
+  classifier_fused_t(logits, losses, targets, scale, N, V);
 }
