@@ -15,6 +15,7 @@ package gpu
 import (
 	"fmt"
 	"math"
+	"os"
 	"runtime"
 	"time"
 	"unsafe"
@@ -106,7 +107,28 @@ func Recover(err *error) {
 // New opens CUDA device 0 and makes the backend: it loads the driver, NVRTC, cuBLASLt and
 // cuBLAS, and compiles the kernels for the device (cached on disk). The error wraps
 // ErrNoDevice when there is no driver or no device.
+//
+// $PIPE_GPU_FLASH (1, the default; forward: the flash forward with the cuBLAS backward; 0: no
+// flash kernels) and $PIPE_GPU_HALF (1, the default: bf16 activations; 0: fp32) choose the
+// paths the fields NoFlash, NoFlashBackward and NoHalf choose, for runs of pipe train.
 func New() (*GPU, error) {
+	var o struct{ noFlash, noFlashBackward, noHalf bool }
+	switch v := os.Getenv("PIPE_GPU_FLASH"); v {
+	case "", "1":
+	case "forward":
+		o.noFlashBackward = true
+	case "0":
+		o.noFlash = true
+	default:
+		return nil, fmt.Errorf("$PIPE_GPU_FLASH=%q: want 1, forward or 0", v)
+	}
+	switch v := os.Getenv("PIPE_GPU_HALF"); v {
+	case "", "1":
+	case "0":
+		o.noHalf = true
+	default:
+		return nil, fmt.Errorf("$PIPE_GPU_HALF=%q: want 1 or 0", v)
+	}
 	c, err := openCUDA()
 	if err != nil {
 		return nil, err
@@ -114,7 +136,12 @@ func New() (*GPU, error) {
 	if err := c.init(); err != nil {
 		return nil, fmt.Errorf("cuda %s (%s): %w", c.Name, c.Arch, err)
 	}
-	return newGPU(c, c)
+	g, err := newGPU(c, c)
+	if err != nil {
+		return nil, err
+	}
+	g.NoFlash, g.NoFlashBackward, g.NoHalf = o.noFlash, o.noFlashBackward, o.noHalf
+	return g, nil
 }
 
 // Available reports whether a CUDA device is there (for --device auto), and says which.

@@ -44,3 +44,22 @@ func TestSelect(t *testing.T) {
 		t.Fatalf("cuda without a GPU: %v", err)
 	}
 }
+
+// TestNewOptions checks $PIPE_GPU_FLASH and $PIPE_GPU_HALF: a value New does not know is an
+// error naming the variable before any library is looked for; known ones go on to the device.
+func TestNewOptions(t *testing.T) {
+	for _, c := range []struct{ name, value string }{{"PIPE_GPU_FLASH", "maybe"}, {"PIPE_GPU_HALF", "bf16"}} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv(c.name, c.value)
+			_, err := New()
+			if err == nil || !strings.Contains(err.Error(), c.name) || errors.Is(err, ErrNoDevice) {
+				t.Errorf("%s=%s: error %v, want one naming the variable", c.name, c.value, err)
+			}
+		})
+	}
+	t.Setenv("PIPE_GPU_FLASH", "forward")
+	t.Setenv("PIPE_GPU_HALF", "0")
+	if _, err := New(); err != nil && !errors.Is(err, ErrNoDevice) {
+		t.Errorf("known values: %v", err)
+	}
+}
