@@ -186,6 +186,7 @@ extern "C" __global__ void attention_flash_forward(float* vaccum, float* lse, co
   if (i0 >= T) return;  // the whole warp
   int r0 = i0 + g, r1 = i0 + g + 8;  // the two rows of this lane
   unsigned qa[4][4];                 // q (16 rows x 64 dims) as 4 A fragments of 16 dims
+  #pragma unroll
   for (int ks = 0; ks < 4; ks++) {
     int c = ks * 16 + tq * 2;
     qa[ks][0] = r0 < T ? *(const unsigned*)(Q + (i64)r0 * FA_HS + c) : 0u;
@@ -194,14 +195,17 @@ extern "C" __global__ void attention_flash_forward(float* vaccum, float* lse, co
     qa[ks][3] = r1 < T ? *(const unsigned*)(Q + (i64)r1 * FA_HS + c + 8) : 0u;
   }
   float o[8][4];  // the output (16 rows x 64 dims) as 8 accumulators of 8 dims
+  #pragma unroll
   for (int nt = 0; nt < 8; nt++) o[nt][0] = o[nt][1] = o[nt][2] = o[nt][3] = 0.0f;
   float m0 = -1e30f, m1 = -1e30f, l0 = 0.0f, l1 = 0.0f;
   int last = min(T - 1, i0 + 15);
   for (int j0 = 0; j0 <= last; j0 += 64) {
     float s[8][4];  // scores (16 rows x 64 keys) as 8 accumulators of 8 keys
+    #pragma unroll
     for (int nt = 0; nt < 8; nt++) {
       s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
       int key = j0 + nt * 8 + g;
+      #pragma unroll
       for (int ks = 0; ks < 4; ks++) {
         unsigned b[2] = {0u, 0u};
         if (key < T) {
@@ -212,7 +216,9 @@ extern "C" __global__ void attention_flash_forward(float* vaccum, float* lse, co
       }
     }
     float mx0 = m0, mx1 = m1;
+    #pragma unroll
     for (int nt = 0; nt < 8; nt++)
+      #pragma unroll
       for (int e = 0; e < 2; e++) {
         int col = j0 + nt * 8 + tq * 2 + e;
         s[nt][e] = col <= r0 && col < T ? s[nt][e] * scale : -1e30f;
@@ -220,6 +226,7 @@ extern "C" __global__ void attention_flash_forward(float* vaccum, float* lse, co
         mx0 = fmaxf(mx0, s[nt][e]);
         mx1 = fmaxf(mx1, s[nt][2 + e]);
       }
+    #pragma unroll
     for (int o2 = 1; o2 < 4; o2 <<= 1) {  // the 4 lanes of a row
       mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, o2));
       mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, o2));
@@ -227,6 +234,7 @@ extern "C" __global__ void attention_flash_forward(float* vaccum, float* lse, co
     float a0 = expf(m0 - mx0), a1 = expf(m1 - mx1), sum0 = 0.0f, sum1 = 0.0f;
     m0 = mx0;
     m1 = mx1;
+    #pragma unroll
     for (int nt = 0; nt < 8; nt++) {
       s[nt][0] = expf(s[nt][0] - m0);
       s[nt][1] = expf(s[nt][1] - m0);
@@ -239,19 +247,23 @@ extern "C" __global__ void attention_flash_forward(float* vaccum, float* lse, co
       o[nt][2] *= a1;
       o[nt][3] *= a1;
     }
+    #pragma unroll
     for (int o2 = 1; o2 < 4; o2 <<= 1) {
       sum0 += __shfl_xor_sync(0xffffffffu, sum0, o2);
       sum1 += __shfl_xor_sync(0xffffffffu, sum1, o2);
     }
     l0 = l0 * a0 + sum0;
     l1 = l1 * a1 + sum1;
+    #pragma unroll
     for (int ks = 0; ks < 4; ks++) {  // 16 keys at a time: P (16x16) · v (16 keys x 64 dims)
       unsigned pa[4] = {pack_bf16(s[2 * ks][0], s[2 * ks][1]), pack_bf16(s[2 * ks][2], s[2 * ks][3]),
                         pack_bf16(s[2 * ks + 1][0], s[2 * ks + 1][1]), pack_bf16(s[2 * ks + 1][2], s[2 * ks + 1][3])};
       int key = j0 + ks * 16 + tq * 2;
+      #pragma unroll
       for (int nt = 0; nt < 8; nt++) {
         int dim = nt * 8 + g;
         unsigned short x[4];
+        #pragma unroll
         for (int e = 0; e < 4; e++) {
           int kk = key + (e & 1) + (e >= 2 ? 8 : 0);
           x[e] = kk < T ? V[(i64)kk * FA_HS + dim] : (unsigned short)0;
@@ -262,7 +274,9 @@ extern "C" __global__ void attention_flash_forward(float* vaccum, float* lse, co
     }
   }
   float inv0 = 1.0f / l0, inv1 = 1.0f / l1;
+  #pragma unroll
   for (int nt = 0; nt < 8; nt++)
+    #pragma unroll
     for (int e = 0; e < 2; e++) {
       int col = nt * 8 + tq * 2 + e;
       if (r0 < T) vaccum[(head + r0) * FA_HS + col] = o[nt][e] * inv0;
@@ -297,6 +311,7 @@ extern "C" __global__ void attention_weights_lse(bf16* att, const float* pre, co
 // flash_frag_rows loads 16 rows of x (T,64) from row r (g, g+8 of the lane) as 4 A fragments.
 __device__ __forceinline__ void flash_frag_rows(unsigned f[4][4], const bf16* x, int r, int T, int tq, int g) {
   int r0 = r + g, r1 = r + g + 8;
+  #pragma unroll
   for (int ks = 0; ks < 4; ks++) {
     int c = ks * 16 + tq * 2;
     f[ks][0] = r0 < T ? *(const unsigned*)(x + (i64)r0 * FA_HS + c) : 0u;
@@ -310,9 +325,11 @@ __device__ __forceinline__ void flash_frag_rows(unsigned f[4][4], const bf16* x,
 // of y (T,64) from j0: the scores q·kᵀ, or dO·vᵀ.
 __device__ __forceinline__ void flash_rows_dot(float acc[8][4], unsigned a[4][4], const bf16* y, int j0, int T, int tq,
                                                int g) {
+  #pragma unroll
   for (int nt = 0; nt < 8; nt++) {
     acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
     int j = j0 + nt * 8 + g;
+    #pragma unroll
     for (int ks = 0; ks < 4; ks++) {
       unsigned b[2] = {0u, 0u};
       if (j < T) {
@@ -328,13 +345,16 @@ __device__ __forceinline__ void flash_rows_dot(float acc[8][4], unsigned a[4][4]
 // of y (T,64), as B): P·v, dS·k, Pᵀ·dO, dSᵀ·q.
 __device__ __forceinline__ void flash_times_rows(float out[8][4], float p[8][4], const bf16* y, int j0, int T, int tq,
                                                  int g) {
+  #pragma unroll
   for (int ks = 0; ks < 4; ks++) {
     unsigned pa[4] = {pack_bf16(p[2 * ks][0], p[2 * ks][1]), pack_bf16(p[2 * ks][2], p[2 * ks][3]),
                       pack_bf16(p[2 * ks + 1][0], p[2 * ks + 1][1]), pack_bf16(p[2 * ks + 1][2], p[2 * ks + 1][3])};
     int j = j0 + ks * 16 + tq * 2;
+    #pragma unroll
     for (int nt = 0; nt < 8; nt++) {
       int dim = nt * 8 + g;
       unsigned short x[4];
+      #pragma unroll
       for (int e = 0; e < 4; e++) {
         int jj = j + (e & 1) + (e >= 2 ? 8 : 0);
         x[e] = jj < T ? y[(i64)jj * FA_HS + dim] : (unsigned short)0;
@@ -361,11 +381,14 @@ extern "C" __global__ void attention_flash_backward_dq(float* dq, float* dsum, c
   float s[8][4], dp[8][4], D0 = 0.0f, D1 = 0.0f;
   for (int pass = 0; pass < 2; pass++) {
     float acc[8][4];
+    #pragma unroll
     for (int nt = 0; nt < 8; nt++) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
     for (int j0 = 0; j0 <= last; j0 += 64) {
       flash_rows_dot(s, qa, K, j0, T, tq, g);
       flash_rows_dot(dp, da, V, j0, T, tq, g);
+      #pragma unroll
       for (int nt = 0; nt < 8; nt++)
+        #pragma unroll
         for (int e = 0; e < 2; e++) {
           int col = j0 + nt * 8 + tq * 2 + e;
           float p0 = col <= r0 && col < T ? expf(s[nt][e] * scale - L0) : 0.0f;
@@ -381,6 +404,7 @@ extern "C" __global__ void attention_flash_backward_dq(float* dq, float* dsum, c
       if (pass == 1) flash_times_rows(acc, s, K, j0, T, tq, g);
     }
     if (pass == 0) {
+      #pragma unroll
       for (int o2 = 1; o2 < 4; o2 <<= 1) {
         D0 += __shfl_xor_sync(0xffffffffu, D0, o2);
         D1 += __shfl_xor_sync(0xffffffffu, D1, o2);
@@ -390,7 +414,9 @@ extern "C" __global__ void attention_flash_backward_dq(float* dq, float* dsum, c
         if (r1 < T) dsum[head + r1] = D1;
       }
     } else {
+      #pragma unroll
       for (int nt = 0; nt < 8; nt++)
+        #pragma unroll
         for (int e = 0; e < 2; e++) {
           int col = nt * 8 + tq * 2 + e;
           if (r0 < T) dq[(head + r0) * FA_HS + col] = acc[nt][e] * scale;
@@ -413,12 +439,16 @@ extern "C" __global__ void attention_flash_backward_dkdv(float* dk, float* dv, c
   flash_frag_rows(ka, K, c0, T, tq, g);
   flash_frag_rows(va, V, c0, T, tq, g);
   float dkacc[8][4], dvacc[8][4], s[8][4], dp[8][4];
+  #pragma unroll
   for (int nt = 0; nt < 8; nt++)
+    #pragma unroll
     for (int e = 0; e < 4; e++) dkacc[nt][e] = dvacc[nt][e] = 0.0f;
   for (int i0 = c0 / 64 * 64; i0 < T; i0 += 64) {  // the queries that see these keys
     flash_rows_dot(s, ka, Q, i0, T, tq, g);          // Sᵀ: keys x queries
     flash_rows_dot(dp, va, DO, i0, T, tq, g);        // dPᵀ
+    #pragma unroll
     for (int nt = 0; nt < 8; nt++)
+      #pragma unroll
       for (int e = 0; e < 2; e++) {
         int row = i0 + nt * 8 + tq * 2 + e;  // the query
         float L = row < T ? lse[head + row] : 0.0f, D = row < T ? dsum[head + row] : 0.0f;
@@ -432,7 +462,9 @@ extern "C" __global__ void attention_flash_backward_dkdv(float* dk, float* dv, c
     flash_times_rows(dvacc, s, DO, i0, T, tq, g);
     flash_times_rows(dkacc, dp, Q, i0, T, tq, g);
   }
+  #pragma unroll
   for (int nt = 0; nt < 8; nt++)
+    #pragma unroll
     for (int e = 0; e < 2; e++) {
       int col = nt * 8 + tq * 2 + e;
       if (k0 < T) {
