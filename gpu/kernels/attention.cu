@@ -166,147 +166,7 @@ extern "C" __global__ void attention_decode(float* out, float* att, float* kcach
   }
 }
 
-// attention_flash_forward: causal attention of q, k, v (B·NH, T, 64) in bf16 without the (T,T)
-// matrices (FlashAttention-2's forward pass on the tensor cores): vaccum (B·NH, T, 64) and, per
-// row, lse (B·NH, T) = log Σ exp(scores), the scores scaled, which the backward pass recomputes
-// the weights from. Grid (⌈T/64⌉, B·NH), 4 warps a block, each warp 16 query rows: it holds
-// its rows of q as mma fragments, and for each 64 keys up to its last row computes the scores
-// S (16x64) = q·kᵀ, masks them, updates the running row max m and sum l, rescales its output
-// accumulator and adds P·v, with P = exp(S − m) taken straight from S's fragments (the
-// accumulator layout of one product is the A layout of the next).
-#define FA_HS 64
-extern "C" __global__ void attention_flash_forward(float* vaccum, float* lse, const bf16* q, const bf16* k, const bf16* v,
-                                                   int T, float scale) {
-  int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, tq = lane & 3;
-  i64 head = (i64)blockIdx.y * T;  // the (b, h) pair's first row
-  const bf16* Q = q + head * FA_HS;
-  const bf16* K = k + head * FA_HS;
-  const bf16* V = v + head * FA_HS;
-  int i0 = blockIdx.x * 64 + warp * 16;
-  if (i0 >= T) return;  // the whole warp
-  int r0 = i0 + g, r1 = i0 + g + 8;  // the two rows of this lane
-  unsigned qa[4][4];                 // q (16 rows x 64 dims) as 4 A fragments of 16 dims
-  #pragma unroll
-  for (int ks = 0; ks < 4; ks++) {
-    int c = ks * 16 + tq * 2;
-    qa[ks][0] = r0 < T ? *(const unsigned*)(Q + (i64)r0 * FA_HS + c) : 0u;
-    qa[ks][1] = r1 < T ? *(const unsigned*)(Q + (i64)r1 * FA_HS + c) : 0u;
-    qa[ks][2] = r0 < T ? *(const unsigned*)(Q + (i64)r0 * FA_HS + c + 8) : 0u;
-    qa[ks][3] = r1 < T ? *(const unsigned*)(Q + (i64)r1 * FA_HS + c + 8) : 0u;
-  }
-  float o[8][4];  // the output (16 rows x 64 dims) as 8 accumulators of 8 dims
-  #pragma unroll
-  for (int nt = 0; nt < 8; nt++) o[nt][0] = o[nt][1] = o[nt][2] = o[nt][3] = 0.0f;
-  float m0 = -1e30f, m1 = -1e30f, l0 = 0.0f, l1 = 0.0f;
-  int last = min(T - 1, i0 + 15);
-  for (int j0 = 0; j0 <= last; j0 += 64) {
-    float s[8][4];  // scores (16 rows x 64 keys) as 8 accumulators of 8 keys
-    #pragma unroll
-    for (int nt = 0; nt < 8; nt++) {
-      s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
-      int key = j0 + nt * 8 + g;
-      #pragma unroll
-      for (int ks = 0; ks < 4; ks++) {
-        unsigned b[2] = {0u, 0u};
-        if (key < T) {
-          b[0] = *(const unsigned*)(K + (i64)key * FA_HS + ks * 16 + tq * 2);
-          b[1] = *(const unsigned*)(K + (i64)key * FA_HS + ks * 16 + tq * 2 + 8);
-        }
-        mma_16816(s[nt], qa[ks], b, s[nt]);
-      }
-    }
-    float mx0 = m0, mx1 = m1;
-    #pragma unroll
-    for (int nt = 0; nt < 8; nt++)
-      #pragma unroll
-      for (int e = 0; e < 2; e++) {
-        int col = j0 + nt * 8 + tq * 2 + e;
-        s[nt][e] = col <= r0 && col < T ? s[nt][e] * scale : -1e30f;
-        s[nt][2 + e] = col <= r1 && col < T ? s[nt][2 + e] * scale : -1e30f;
-        mx0 = fmaxf(mx0, s[nt][e]);
-        mx1 = fmaxf(mx1, s[nt][2 + e]);
-      }
-    #pragma unroll
-    for (int o2 = 1; o2 < 4; o2 <<= 1) {  // the 4 lanes of a row
-      mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, o2));
-      mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, o2));
-    }
-    float a0 = expf(m0 - mx0), a1 = expf(m1 - mx1), sum0 = 0.0f, sum1 = 0.0f;
-    m0 = mx0;
-    m1 = mx1;
-    #pragma unroll
-    for (int nt = 0; nt < 8; nt++) {
-      s[nt][0] = expf(s[nt][0] - m0);
-      s[nt][1] = expf(s[nt][1] - m0);
-      s[nt][2] = expf(s[nt][2] - m1);
-      s[nt][3] = expf(s[nt][3] - m1);
-      sum0 += s[nt][0] + s[nt][1];
-      sum1 += s[nt][2] + s[nt][3];
-      o[nt][0] *= a0;
-      o[nt][1] *= a0;
-      o[nt][2] *= a1;
-      o[nt][3] *= a1;
-    }
-    #pragma unroll
-    for (int o2 = 1; o2 < 4; o2 <<= 1) {
-      sum0 += __shfl_xor_sync(0xffffffffu, sum0, o2);
-      sum1 += __shfl_xor_sync(0xffffffffu, sum1, o2);
-    }
-    l0 = l0 * a0 + sum0;
-    l1 = l1 * a1 + sum1;
-    #pragma unroll
-    for (int ks = 0; ks < 4; ks++) {  // 16 keys at a time: P (16x16) · v (16 keys x 64 dims)
-      unsigned pa[4] = {pack_bf16(s[2 * ks][0], s[2 * ks][1]), pack_bf16(s[2 * ks][2], s[2 * ks][3]),
-                        pack_bf16(s[2 * ks + 1][0], s[2 * ks + 1][1]), pack_bf16(s[2 * ks + 1][2], s[2 * ks + 1][3])};
-      int key = j0 + ks * 16 + tq * 2;
-      #pragma unroll
-      for (int nt = 0; nt < 8; nt++) {
-        int dim = nt * 8 + g;
-        unsigned short x[4];
-        #pragma unroll
-        for (int e = 0; e < 4; e++) {
-          int kk = key + (e & 1) + (e >= 2 ? 8 : 0);
-          x[e] = kk < T ? V[(i64)kk * FA_HS + dim] : (unsigned short)0;
-        }
-        unsigned b[2] = {(unsigned)x[0] | ((unsigned)x[1] << 16), (unsigned)x[2] | ((unsigned)x[3] << 16)};
-        mma_16816(o[nt], pa, b, o[nt]);
-      }
-    }
-  }
-  float inv0 = 1.0f / l0, inv1 = 1.0f / l1;
-  #pragma unroll
-  for (int nt = 0; nt < 8; nt++)
-    #pragma unroll
-    for (int e = 0; e < 2; e++) {
-      int col = nt * 8 + tq * 2 + e;
-      if (r0 < T) vaccum[(head + r0) * FA_HS + col] = o[nt][e] * inv0;
-      if (r1 < T) vaccum[(head + r1) * FA_HS + col] = o[nt][2 + e] * inv1;
-    }
-  if (tq == 0) {
-    if (r0 < T) lse[head + r0] = m0 + logf(l0);
-    if (r1 < T) lse[head + r1] = m1 + logf(l1);
-  }
-}
-
-// attention_weights_lse: the weights of attention_flash_forward again, for the backward pass:
-// att (B·NH rows of (T,T)) = exp(scale · pre − lse[row]) up to the diagonal, 0 after, in bf16,
-// from the scores pre = q·kᵀ.
-extern "C" __global__ void attention_weights_lse(bf16* att, const float* pre, const float* lse, int BNH, int T,
-                                                 float scale) {
-  FOR_EACH(i, (i64)BNH * T * T) {
-    i64 row = i / T;
-    int col = (int)(i % T), t = (int)(row % T);
-    att[i] = f32_to_bf16(col <= t ? expf(scale * pre[i] - lse[row]) : 0.0f);
-  }
-}
-
-// The backward pass of attention_flash_forward, without the (T,T) matrices either, in two
-// kernels over q, k, v, dO (B·NH, T, 64) bf16 and the forward's lse; with P = exp(scale·q·kᵀ −
-// lse) causal, dP = dO·vᵀ, D = rowsum(P ∘ dP) and dS = P ∘ (dP − D):
-//   attention_flash_backward_dq    dq = scale · dS·k, and D   (a warp per 16 query rows)
-//   attention_flash_backward_dkdv  dv = Pᵀ·dO, dk = scale · dSᵀ·q (a warp per 16 keys)
-// The first runs over the keys twice (D, then dS); the second reads its D. Grid (⌈T/64⌉, B·NH),
-// 4 warps a block; dq, dk, dv (B·NH, T, 64) fp32 are overwritten.
+#define FA_HS 64  // the head size of the flash kernels
 
 // flash_frag_rows loads 16 rows of x (T,64) from row r (g, g+8 of the lane) as 4 A fragments.
 __device__ __forceinline__ void flash_frag_rows(unsigned f[4][4], const bf16* x, int r, int T, int tq, int g) {
@@ -364,6 +224,110 @@ __device__ __forceinline__ void flash_times_rows(float out[8][4], float p[8][4],
     }
   }
 }
+
+// attention_flash_forward: causal attention of q, k, v (B·NH, T, 64) in bf16 without the (T,T)
+// matrices (FlashAttention-2's forward pass on the tensor cores): vaccum (B·NH, T, 64) and, per
+// row, lse (B·NH, T) = log Σ exp(scores), the scores scaled, which the backward pass recomputes
+// the weights from. Grid (⌈T/64⌉, B·NH), 4 warps a block, each warp 16 query rows: it holds
+// its rows of q as mma fragments, and for each 64 keys up to its last row computes the scores
+// S (16x64) = q·kᵀ, masks them, updates the running row max m and sum l, rescales its output
+// accumulator and adds P·v, with P = exp(S − m) taken straight from S's fragments (the
+// accumulator layout of one product is the A layout of the next).
+extern "C" __global__ void attention_flash_forward(float* vaccum, float* lse, const bf16* q, const bf16* k, const bf16* v,
+                                                   int T, float scale) {
+  int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, tq = lane & 3;
+  i64 head = (i64)blockIdx.y * T;  // the (b, h) pair's first row
+  const bf16* Q = q + head * FA_HS;
+  const bf16* K = k + head * FA_HS;
+  const bf16* V = v + head * FA_HS;
+  int i0 = blockIdx.x * 64 + warp * 16;
+  if (i0 >= T) return;  // the whole warp
+  int r0 = i0 + g, r1 = i0 + g + 8;  // the two rows of this lane
+  unsigned qa[4][4];                 // q (16 rows x 64 dims) as 4 A fragments of 16 dims
+  flash_frag_rows(qa, Q, i0, T, tq, g);
+  float o[8][4];  // the output (16 rows x 64 dims) as 8 accumulators of 8 dims
+  #pragma unroll
+  for (int nt = 0; nt < 8; nt++) o[nt][0] = o[nt][1] = o[nt][2] = o[nt][3] = 0.0f;
+  float m0 = -1e30f, m1 = -1e30f, l0 = 0.0f, l1 = 0.0f;
+  int last = min(T - 1, i0 + 15);
+  for (int j0 = 0; j0 <= last; j0 += 64) {
+    float s[8][4];  // scores (16 rows x 64 keys) as 8 accumulators of 8 keys
+    flash_rows_dot(s, qa, K, j0, T, tq, g);
+    float mx0 = m0, mx1 = m1;
+    #pragma unroll
+    for (int nt = 0; nt < 8; nt++)
+      #pragma unroll
+      for (int e = 0; e < 2; e++) {
+        int col = j0 + nt * 8 + tq * 2 + e;
+        s[nt][e] = col <= r0 && col < T ? s[nt][e] * scale : -1e30f;
+        s[nt][2 + e] = col <= r1 && col < T ? s[nt][2 + e] * scale : -1e30f;
+        mx0 = fmaxf(mx0, s[nt][e]);
+        mx1 = fmaxf(mx1, s[nt][2 + e]);
+      }
+    #pragma unroll
+    for (int o2 = 1; o2 < 4; o2 <<= 1) {  // the 4 lanes of a row
+      mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, o2));
+      mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, o2));
+    }
+    float a0 = expf(m0 - mx0), a1 = expf(m1 - mx1), sum0 = 0.0f, sum1 = 0.0f;
+    m0 = mx0;
+    m1 = mx1;
+    #pragma unroll
+    for (int nt = 0; nt < 8; nt++) {
+      s[nt][0] = expf(s[nt][0] - m0);
+      s[nt][1] = expf(s[nt][1] - m0);
+      s[nt][2] = expf(s[nt][2] - m1);
+      s[nt][3] = expf(s[nt][3] - m1);
+      sum0 += s[nt][0] + s[nt][1];
+      sum1 += s[nt][2] + s[nt][3];
+      o[nt][0] *= a0;
+      o[nt][1] *= a0;
+      o[nt][2] *= a1;
+      o[nt][3] *= a1;
+    }
+    #pragma unroll
+    for (int o2 = 1; o2 < 4; o2 <<= 1) {
+      sum0 += __shfl_xor_sync(0xffffffffu, sum0, o2);
+      sum1 += __shfl_xor_sync(0xffffffffu, sum1, o2);
+    }
+    l0 = l0 * a0 + sum0;
+    l1 = l1 * a1 + sum1;
+    flash_times_rows(o, s, V, j0, T, tq, g);  // o += P·v
+  }
+  float inv0 = 1.0f / l0, inv1 = 1.0f / l1;
+  #pragma unroll
+  for (int nt = 0; nt < 8; nt++)
+    #pragma unroll
+    for (int e = 0; e < 2; e++) {
+      int col = nt * 8 + tq * 2 + e;
+      if (r0 < T) vaccum[(head + r0) * FA_HS + col] = o[nt][e] * inv0;
+      if (r1 < T) vaccum[(head + r1) * FA_HS + col] = o[nt][2 + e] * inv1;
+    }
+  if (tq == 0) {
+    if (r0 < T) lse[head + r0] = m0 + logf(l0);
+    if (r1 < T) lse[head + r1] = m1 + logf(l1);
+  }
+}
+
+// attention_weights_lse: the weights of attention_flash_forward again, for the backward pass:
+// att (B·NH rows of (T,T)) = exp(scale · pre − lse[row]) up to the diagonal, 0 after, in bf16,
+// from the scores pre = q·kᵀ.
+extern "C" __global__ void attention_weights_lse(bf16* att, const float* pre, const float* lse, int BNH, int T,
+                                                 float scale) {
+  FOR_EACH(i, (i64)BNH * T * T) {
+    i64 row = i / T;
+    int col = (int)(i % T), t = (int)(row % T);
+    att[i] = f32_to_bf16(col <= t ? expf(scale * pre[i] - lse[row]) : 0.0f);
+  }
+}
+
+// The backward pass of attention_flash_forward, without the (T,T) matrices either, in two
+// kernels over q, k, v, dO (B·NH, T, 64) bf16 and the forward's lse; with P = exp(scale·q·kᵀ −
+// lse) causal, dP = dO·vᵀ, D = rowsum(P ∘ dP) and dS = P ∘ (dP − D):
+//   attention_flash_backward_dq    dq = scale · dS·k, and D   (a warp per 16 query rows)
+//   attention_flash_backward_dkdv  dv = Pᵀ·dO, dk = scale · dSᵀ·q (a warp per 16 keys)
+// The first runs over the keys twice (D, then dS); the second reads its D. Grid (⌈T/64⌉, B·NH),
+// 4 warps a block; dq, dk, dv (B·NH, T, 64) fp32 are overwritten.
 
 extern "C" __global__ void attention_flash_backward_dq(float* dq, float* dsum, const bf16* q, const bf16* k, const bf16* v,
                                                        const bf16* dout, const float* lse, int T, float scale) {

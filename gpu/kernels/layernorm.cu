@@ -2,12 +2,11 @@
 // The normalised output and its gradient are activations, in fp32 or (the _h kernels) bf16; the
 // input, the residual stream, is fp32.
 
-// layernorm_forward: out (N,C) = (inp - mean) * rstd * weight + bias, keeping mean, rstd (N).
-template <class T> __device__ void layernorm_forward_t(T* out, float* mean, float* rstd, const float* inp,
-                                                       const float* weight, const float* bias, int N, int C) {
-  int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
-  if (row >= N) return;  // the whole warp
-  const float* x = inp + (i64)row * C;
+// layernorm_row normalises row `row`, x (C), into o (C), keeping its mean and rstd: one warp's
+// work, each lane taking the columns lane, lane+32, …
+template <class T>
+__device__ void layernorm_row(T* o, float* mean, float* rstd, const float* x, const float* weight, const float* bias, int row,
+                              int C, int lane) {
   float s = 0.0f;
   for (int i = lane; i < C; i += 32) s += x[i];
   float m = warp_sum(s) / C;
@@ -18,12 +17,19 @@ template <class T> __device__ void layernorm_forward_t(T* out, float* mean, floa
   }
   v = warp_sum(v) / C;
   float r = 1.0f / sqrtf(v + 1e-5f);
-  T* o = out + (i64)row * C;
   for (int i = lane; i < C; i += 32) st(o, i, (x[i] - m) * r * weight[i] + bias[i]);
   if (lane == 0) {
     mean[row] = m;
     rstd[row] = r;
   }
+}
+
+// layernorm_forward: out (N,C) = (inp - mean) * rstd * weight + bias, keeping mean, rstd (N).
+template <class T> __device__ void layernorm_forward_t(T* out, float* mean, float* rstd, const float* inp,
+                                                       const float* weight, const float* bias, int N, int C) {
+  int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (row >= N) return;  // the whole warp
+  layernorm_row(out + (i64)row * C, mean, rstd, inp + (i64)row * C, weight, bias, row, C, lane);
 }
 extern "C" __global__ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight,
                                              const float* bias, int N, int C) {
@@ -103,25 +109,8 @@ __device__ void residual_layernorm_forward_t(float* residual, T* out, float* mea
   const float* x = a + (i64)row * C;
   const T* y = b + (i64)row * C;
   float* r = residual + (i64)row * C;
-  float s = 0.0f;
-  for (int i = lane; i < C; i += 32) {
-    r[i] = x[i] + ld(y, i);
-    s += r[i];
-  }
-  float m = warp_sum(s) / C;
-  float v = 0.0f;
-  for (int i = lane; i < C; i += 32) {
-    float d = r[i] - m;
-    v += d * d;
-  }
-  v = warp_sum(v) / C;
-  float rs = 1.0f / sqrtf(v + 1e-5f);
-  T* o = out + (i64)row * C;
-  for (int i = lane; i < C; i += 32) st(o, i, (r[i] - m) * rs * weight[i] + bias[i]);
-  if (lane == 0) {
-    mean[row] = m;
-    rstd[row] = rs;
-  }
+  for (int i = lane; i < C; i += 32) r[i] = x[i] + ld(y, i);
+  layernorm_row(out + (i64)row * C, mean, rstd, r, weight, bias, row, C, lane);  // r from cache
 }
 extern "C" __global__ void residual_layernorm_forward(float* residual, float* out, float* mean, float* rstd, const float* a,
                                                       const float* b, const float* weight, const float* bias, int N, int C) {
