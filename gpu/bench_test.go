@@ -22,13 +22,7 @@ func TestBenchGPT2(t *testing.T) {
 		t.Skip("PIPE_GPU_BENCH=1 runs the GPT-2 benchmark")
 	}
 	g := openGPU(t)
-	var err error
-	defer func() {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}()
-	defer Recover(&err)
+	defer fatalOnCUDA(t)
 	cfg := trainer.Config{VocabSize: 50304, Context: 1024, Layers: 12, Heads: 12, Dim: 768}
 	T := cfg.Context
 	free, total := g.MemInfo()
@@ -124,13 +118,7 @@ type profileRow struct {
 // residual before it), the products by shape.
 func TestProfile(t *testing.T) {
 	g := openGPU(t)
-	var err error
-	defer func() {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}()
-	defer Recover(&err)
+	defer fatalOnCUDA(t)
 	cfg := trainer.Config{VocabSize: 101, Context: 16, Layers: 2, Heads: 2, Dim: 64}
 	m, err := trainer.New(cfg, g)
 	if err != nil {

@@ -40,6 +40,17 @@ func openGPU(t *testing.T) *GPU {
 	return gpuBE
 }
 
+// fatalOnCUDA, deferred, ends the test with the error of a GPU method that panicked with one
+// (see Recover); other panics go on.
+func fatalOnCUDA(t *testing.T) {
+	if r := recover(); r != nil {
+		if e, ok := r.(*Error); ok {
+			t.Fatal(e)
+		}
+		panic(r)
+	}
+}
+
 // relErr is ‖got − want‖₂ / ‖want‖₂ (the absolute norm when want is 0); NaN anywhere is +Inf.
 func relErr(got, want []float32) float64 {
 	var d, w float64
@@ -270,13 +281,7 @@ func TestGPUOps(t *testing.T) {
 	t.Logf("device: %s", g.Describe())
 	for _, c := range opCases() {
 		t.Run(c.name, func(t *testing.T) {
-			var err error
-			defer func() {
-				if err != nil {
-					t.Fatal(err)
-				}
-			}()
-			defer Recover(&err)
+			defer fatalOnCUDA(t)
 			want := runOp(trainer.NewCPU(), c)
 			got := runOp(g, c)
 			for _, name := range c.check {
@@ -340,13 +345,7 @@ func TestGPUAttentionKept(t *testing.T) {
 	cpu := trainer.NewCPU()
 	want := cpu.Alloc(B * NH * T * T)
 	cpu.AttentionForward(cpu.Alloc(B*T*C), want, trainer.Buf{Host: qkv, N: len(qkv)}, B, T, C, NH)
-	var err error
-	defer func() {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}()
-	defer Recover(&err)
+	defer fatalOnCUDA(t)
 	all := g.Alloc(B*T*C + len(qkv) + 1)
 	out, in, att := all.View(0, B*T*C), all.View(B*T*C, len(qkv)), all.View(B*T*C+len(qkv), 1)
 	g.Upload(in, qkv)
@@ -475,13 +474,7 @@ func TestGPUModel(t *testing.T) {
 // come back widened, views step two bytes a value, Zero clears only its view.
 func TestGPUHalfBuffers(t *testing.T) {
 	g := openGPU(t)
-	var err error
-	defer func() {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}()
-	defer Recover(&err)
+	defer fatalOnCUDA(t)
 	x := []float32{1, -2.5, 3.14159265, 1e-3, 65504, -0.0, 1.00390625, 7}
 	b := g.AllocHalf(len(x))
 	defer g.Free(b)
@@ -511,13 +504,7 @@ func TestGPUHalfBuffers(t *testing.T) {
 }
 
 func testGPUModel(t *testing.T, g *GPU, cfg trainer.Config) {
-	var err error
-	defer func() {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}()
-	defer Recover(&err)
+	defer fatalOnCUDA(t)
 	B, T := 4, 64
 	cpu, gm := twin(t, g, cfg, 7)
 	rng := rand.New(rand.NewPCG(8, 9))
@@ -596,13 +583,7 @@ func TestGPUTraining(t *testing.T) {
 }
 
 func testGPUTraining(t *testing.T, g *GPU, cfg trainer.Config) {
-	var err error
-	defer func() {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}()
-	defer Recover(&err)
+	defer fatalOnCUDA(t)
 	// the emulated device takes about 0.4 s a step: a shorter run, which learns less
 	B, steps, learned := 64, 300, 0.3
 	if g.cuda == nil {
