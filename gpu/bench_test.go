@@ -146,3 +146,43 @@ func TestProfile(t *testing.T) {
 		t.Errorf("gemm 16x16x32×6: %+v, want %d calls; table %v", e, cfg.Layers, p)
 	}
 }
+
+// TestWeightCopies checks that products share one bf16 copy of a weight until it changes: two
+// products, one conversion; after AdamW moves the weight, a new copy, and the product agrees
+// with the CPU's on the new weight.
+func TestWeightCopies(t *testing.T) {
+	g := openGPU(t)
+	defer fatalOnCUDA(t)
+	const N, C, OC = 16, 64, 96
+	rng := rand.New(rand.NewPCG(21, 22))
+	inp, w, b := randn(rng, N*C, 1), randn(rng, C*OC, 0.1), randn(rng, OC, 0.1)
+	gin, gw, gb, gout := g.AllocHalf(N*C), g.Alloc(C*OC), g.Alloc(OC), g.Alloc(N*OC)
+	gm, gv, gg := g.Alloc(C*OC), g.Alloc(C*OC), g.Alloc(C*OC)
+	g.Upload(gin, inp)
+	g.Upload(gw, w)
+	g.Upload(gb, b)
+	g.Upload(gg, randn(rng, C*OC, 1))
+	g.StartProfile()
+	defer func() { g.profile = nil }()
+	g.MatmulForward(gout, gin, gw, gb, N, C, OC)
+	g.MatmulForward(gout, gin, gw, gb, N, C, OC)
+	if n := g.Profile()["to_bf16"].Calls; n != 1 {
+		t.Errorf("two products, one weight: %d conversions, want 1", n)
+	}
+	g.AdamW(gw, gm, gv, gg, trainer.AdamWStep{LR: 0.1, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, GradScale: 1, Step: 1})
+	g.MatmulForward(gout, gin, gw, gb, N, C, OC)
+	if n := g.Profile()["to_bf16"].Calls; n != 2 {
+		t.Errorf("after AdamW: %d conversions in all, want 2", n)
+	}
+	moved, got := make([]float32, C*OC), make([]float32, N*OC)
+	g.Download(moved, gw)
+	g.Download(got, gout)
+	in16 := make([]float32, N*C)
+	g.Download(in16, gin) // the product's input as the GPU holds it, in bf16
+	cpu := trainer.NewCPU()
+	want := cpu.Alloc(N * OC)
+	cpu.MatmulForward(want, trainer.Buf{Host: in16, N: N * C}, trainer.Buf{Host: moved, N: C * OC}, trainer.Buf{Host: b, N: OC}, N, C, OC)
+	if e := relErr(got, want.Host); !(e <= 1e-2) {
+		t.Errorf("the product after AdamW: rel err %.3e against the CPU on the moved weight", e)
+	}
+}

@@ -41,6 +41,40 @@ type GPU struct {
 	NoFlash, NoFlashBackward bool
 	// NoHalf keeps every activation in fp32 (AllocHalf is Alloc)
 	NoHalf bool
+	// the bf16 copies of the weights the products read, by address; a copy made at generation
+	// gen is good while nothing has written device memory from the host or by AdamW since
+	w16 map[uintptr]weight16
+	gen int
+}
+
+type weight16 struct {
+	p   bf16p
+	n   int
+	gen int
+}
+
+// weight is a product's weight in bf16: the copy made since the weights last changed, else a
+// new one. Weights change only through AdamW and Upload (and memory through Free), which move
+// the generation on; a step's forward and backward passes, over every micro-batch, then share
+// one copy of each weight.
+func (g *GPU) weight(w trainer.Buf, n int) bf16p {
+	c, ok := g.w16[w.Dev]
+	if ok && c.n == n && c.gen == g.gen {
+		return c.p
+	}
+	if !ok || c.n < n {
+		if ok {
+			g.must(g.dev.sync())
+			g.dev.free(uintptr(c.p))
+		}
+		p, err := g.dev.alloc(kBF16P, n)
+		g.must(err)
+		c.p = bf16p(p)
+	}
+	c.n, c.gen = n, g.gen
+	g.launch1D("to_bf16", int64(n), c.p, f32p(w.Dev), int64(n))
+	g.w16[w.Dev] = c
+	return c.p
 }
 
 // ProfileEntry is the time one kernel (or the products of one shape) took while profiling,
@@ -158,7 +192,8 @@ func newGPU(dev device, c *cudaDevice) (*GPU, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &GPU{dev: dev, cuda: c, sigs: sigs, scratch: map[string]scratchBuf{}, att: map[uintptr]scratchBuf{}}, nil
+	return &GPU{dev: dev, cuda: c, sigs: sigs, scratch: map[string]scratchBuf{}, att: map[uintptr]scratchBuf{},
+		w16: map[uintptr]weight16{}}, nil
 }
 
 // Describe names the device and the libraries in use.
@@ -214,7 +249,8 @@ func TrainBytes(cfg trainer.Config, B, T int) uint64 {
 	if C/NH == flashHS {
 		attn = 4 * (L + 1) * uint64(B) * NH * uint64(T)
 	}
-	scratch := attn + N*C*(2*3+4+2+4*3) + 2*max(N*V, N*4*C) + 2*max(V*C, 4*C*C) + 2*N*4*C + 32<<20
+	// the bf16 copies of the weights (2P), and operand copies of fp32 activations
+	scratch := attn + 2*P + N*C*(2*3+4+2+4*3) + 2*max(N*V, N*4*C) + 2*N*4*C + 32<<20
 	return 4*(4*P+acts) + 2*acts16 + scratch
 }
 
@@ -388,6 +424,7 @@ func (g *GPU) Free(x trainer.Buf) {
 	if x.Dev == 0 {
 		return
 	}
+	g.gen++ // the address may come back as other weights
 	for key, s := range g.att {
 		if !x.Half && key >= x.Dev && key < x.Dev+4*uintptr(x.N) {
 			g.dev.free(s.p)
@@ -421,6 +458,7 @@ func (g *GPU) kept(att trainer.Buf, kind argKind, n int) uintptr {
 // Upload copies values to the device, rounding them to bf16 for a Half buffer.
 func (g *GPU) Upload(dst trainer.Buf, src []float32) {
 	defer g.enter()()
+	g.gen++ // perhaps weights
 	n := min(len(src), dst.N)
 	if n == 0 {
 		return
@@ -466,6 +504,14 @@ func toBF16(v float32) uint16 {
 
 func (g *GPU) Zero(x trainer.Buf) {
 	defer g.enter()()
+	if !x.Half {
+		for key := range g.w16 { // zeroing weights (gradients, the usual case, leave the copies be)
+			if key >= x.Dev && key < x.Dev+4*uintptr(x.N) {
+				g.gen++
+				break
+			}
+		}
+	}
 	if x.Half {
 		g.launch1D("zero_h", int64(x.N), bf16p(x.Dev), int64(x.N))
 		return
@@ -520,7 +566,7 @@ func (g *GPU) LayerNormBackward(dinp, dweight, dbias trainer.Buf, dout, inp, wei
 func (g *GPU) MatmulForward(out trainer.Buf, inp, weight, bias trainer.Buf, N, C, OC int) {
 	defer g.enter()()
 	a := g.in16("mm.a", inp, N*C)
-	w := g.bf16("mm.b", weight.Dev, C*OC)
+	w := g.weight(weight, C*OC)
 	mm := gemmArgs{M: N, N: OC, K: C, a: uintptr(a), lda: C, b: uintptr(w), ldb: OC, c: out.Dev, ldc: OC,
 		bias: g.bias16(out, bias, OC), cBF16: out.Half}
 	if err := g.gemmErr(mm); err != errNoEpilogue {
@@ -539,7 +585,7 @@ func (g *GPU) MatmulGeluForward(pre, out trainer.Buf, inp, weight, bias trainer.
 	defer g.enter()()
 	gelu := g.kernelFor("gelu_forward", out, pre) // the aux matrix has the output's type
 	a := g.in16("mm.a", inp, N*C)
-	w := g.bf16("mm.b", weight.Dev, C*OC)
+	w := g.weight(weight, C*OC)
 	mm := gemmArgs{M: N, N: OC, K: C, a: uintptr(a), lda: C, b: uintptr(w), ldb: OC, c: out.Dev, ldc: OC,
 		bias: g.bias16(out, bias, OC), geluAux: pre.Dev, cBF16: out.Half}
 	if err := g.gemmErr(mm); err != errNoEpilogue {
@@ -561,7 +607,7 @@ func (g *GPU) MatmulGeluForward(pre, out trainer.Buf, inp, weight, bias trainer.
 func (g *GPU) MatmulBackward(dinp, dweight, dbias trainer.Buf, dout, inp, weight trainer.Buf, N, C, OC int) {
 	defer g.enter()()
 	d := g.in16("mm.a", dout, N*OC)
-	w := g.bf16("mm.b", weight.Dev, C*OC)
+	w := g.weight(weight, C*OC)
 	g.gemm(gemmArgs{transB: true, M: N, N: C, K: OC, a: uintptr(d), lda: OC, b: uintptr(w), ldb: OC, c: dinp.Dev, ldc: C,
 		cBF16: dinp.Half})
 	x := g.in16("mm.c", inp, N*C)
@@ -702,7 +748,7 @@ func (g *GPU) ResidualForward(out trainer.Buf, a, b trainer.Buf, N int) {
 func (g *GPU) LogitsForward(logits trainer.Buf, inp, wte trainer.Buf, N, C, V int) {
 	defer g.enter()()
 	x := g.in16("mm.a", inp, N*C)
-	w := g.bf16("mm.b", wte.Dev, V*C)
+	w := g.weight(wte, V*C)
 	g.gemm(gemmArgs{transB: true, M: N, N: V, K: C, a: uintptr(x), lda: C, b: uintptr(w), ldb: C, c: logits.Dev, ldc: V,
 		cBF16: logits.Half})
 }
@@ -711,7 +757,7 @@ func (g *GPU) LogitsForward(logits trainer.Buf, inp, wte trainer.Buf, N, C, V in
 func (g *GPU) LogitsBackward(dinp, dwte trainer.Buf, dlogits, inp, wte trainer.Buf, N, C, V int) {
 	defer g.enter()()
 	d := g.in16("mm.a", dlogits, N*V)
-	w := g.bf16("mm.b", wte.Dev, V*C)
+	w := g.weight(wte, V*C)
 	g.gemm(gemmArgs{M: N, N: C, K: V, a: uintptr(d), lda: V, b: uintptr(w), ldb: C, c: dinp.Dev, ldc: C, cBF16: dinp.Half})
 	x := g.in16("mm.c", inp, N*C)
 	g.gemm(gemmArgs{transA: true, M: V, N: C, K: N, a: uintptr(d), lda: V, b: uintptr(x), ldb: C, c: dwte.Dev, ldc: C, beta: 1})
@@ -773,6 +819,7 @@ func (g *GPU) SumSquares(x trainer.Buf) float64 {
 
 func (g *GPU) AdamW(params, m, v trainer.Buf, grads trainer.Buf, a trainer.AdamWStep) {
 	defer g.enter()()
+	g.gen++ // the weights change
 	inv1 := float32(1 / (1 - math.Pow(float64(a.Beta1), float64(a.Step))))
 	inv2 := float32(1 / (1 - math.Pow(float64(a.Beta2), float64(a.Step))))
 	n := int64(params.N)
