@@ -120,20 +120,12 @@ func (m *Model) allocActs(B, T int) {
 	N := B * T
 	// two allocations: fp32, and the activations a HalfAllocator keeps in bf16 (on other
 	// backends, fp32 too, in the first)
-	var sizes, halfSizes []int
-	var bufs, halfBufs []*Buf
-	take := func(b *Buf, n int) {
-		bufs = append(bufs, b)
-		sizes = append(sizes, n)
-	}
+	var full, halves views
+	take := full.take
 	ha, half := m.Backend.(HalfAllocator)
-	takeHalf := func(b *Buf, n int) {
-		if !half {
-			take(b, n)
-			return
-		}
-		halfBufs = append(halfBufs, b)
-		halfSizes = append(halfSizes, n)
+	takeHalf := full.take
+	if half {
+		takeHalf = halves.take
 	}
 	a := Activations{Layers: make([]LayerActs, L), shapeB: B, shapeT: T}
 	attSize := B * NH * T * T
@@ -168,32 +160,44 @@ func (m *Model) allocActs(B, T int) {
 	takeHalf(&a.dBTC, N*C)
 	takeHalf(&a.dQkv, N*3*C)
 	takeHalf(&a.dBT4C, N*4*C)
-	total := 0
-	for _, n := range sizes {
-		total += n
-	}
 	m.freeActs() // let the old allocations go first
-	a.All = m.Backend.Alloc(total)
-	off := 0
-	for i, b := range bufs {
-		*b = a.All.View(off, sizes[i])
-		off += sizes[i]
-	}
-	if len(halfBufs) > 0 {
-		total = 0
-		for _, n := range halfSizes {
-			total += n
-		}
-		a.Half = ha.AllocHalf(total)
-		off = 0
-		for i, b := range halfBufs {
-			*b = a.Half.View(off, halfSizes[i])
-			off += halfSizes[i]
-		}
+	a.All = full.place(m.Backend.Alloc(full.total()))
+	if half {
+		a.Half = halves.place(ha.AllocHalf(halves.total()))
 	}
 	m.Acts = a
 	m.B, m.T = B, T
 	m.losses = make([]float32, N)
+}
+
+// views lays out named buffers as views of one allocation, as llm.c lays out its tensors:
+// take them in order, then place them on an allocation of total values.
+type views struct {
+	bufs  []*Buf
+	sizes []int
+}
+
+func (v *views) take(b *Buf, n int) {
+	v.bufs = append(v.bufs, b)
+	v.sizes = append(v.sizes, n)
+}
+
+func (v *views) total() int {
+	n := 0
+	for _, s := range v.sizes {
+		n += s
+	}
+	return n
+}
+
+// place points every buffer taken at its part of all, and returns all.
+func (v *views) place(all Buf) Buf {
+	off := 0
+	for i, b := range v.bufs {
+		*b = all.View(off, v.sizes[i])
+		off += v.sizes[i]
+	}
+	return all
 }
 
 // freer is a Backend whose buffers must be released (a GPU's); the CPU's are garbage collected.

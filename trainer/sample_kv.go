@@ -26,12 +26,8 @@ func newKVCache(m *Model) *kvCache {
 	c := m.Config
 	C, L, T, V, NH := c.Dim, c.Layers, c.Context, c.VocabSize, c.Heads
 	kc := &kvCache{m: m, k: make([]Buf, L), v: make([]Buf, L), host: make([]float32, V)}
-	var bufs []*Buf
-	var sizes []int
-	take := func(b *Buf, n int) {
-		bufs = append(bufs, b)
-		sizes = append(sizes, n)
-	}
+	var v views
+	take := v.take
 	for l := range L {
 		take(&kc.k[l], T*C)
 		take(&kc.v[l], T*C)
@@ -47,16 +43,7 @@ func newKVCache(m *Model) *kvCache {
 	take(&kc.logits, V)
 	take(&kc.mean, 1)
 	take(&kc.rstd, 1)
-	total := 0
-	for _, n := range sizes {
-		total += n
-	}
-	kc.all = m.Backend.Alloc(total)
-	off := 0
-	for i, b := range bufs {
-		*b = kc.all.View(off, sizes[i])
-		off += sizes[i]
-	}
+	kc.all = v.place(m.Backend.Alloc(v.total()))
 	return kc
 }
 
