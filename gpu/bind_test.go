@@ -286,7 +286,7 @@ func headerDir(t *testing.T) string {
 	return dir
 }
 
-// ncclHeader is nccl.h of the .peers/cuda venv (nvidia-nccl-cu13 puts it in nvidia/nccl/include).
+// ncclHeader is nccl.h of the .peers/torch venv (nvidia-nccl-cu13 puts it in nvidia/nccl/include).
 func ncclHeader(t *testing.T) string {
 	p := filepath.Join(filepath.Dir(peerCUDA(t)), "nccl", "include", "nccl.h")
 	if _, err := os.Stat(p); err != nil {

@@ -9,14 +9,14 @@ import (
 	"github.com/pipe-dev/pipe/internal/peertest"
 )
 
-// peerCUDA returns the site-packages nvidia/cu13 directory of the .peers/cuda venv that
-// scripts/peers.sh installs (NVRTC, and the CUDA and cuBLAS headers), or ends the test as a
-// missing peer.
+// peerCUDA returns the site-packages nvidia/cu13 directory of the .peers/torch venv: the CUDA
+// wheels that scripts/peers.sh installs for PyTorch carry NVRTC and the CUDA and cuBLAS headers.
+// Without it the test ends as a missing peer.
 func peerCUDA(t *testing.T) string {
 	t.Helper()
-	m, _ := filepath.Glob(filepath.Join(peertest.Dir(t), "cuda", "lib", "python3*", "site-packages", "nvidia", "cu1*"))
+	m, _ := filepath.Glob(filepath.Join(peertest.Dir(t), "torch", "lib", "python3*", "site-packages", "nvidia", "cu1*"))
 	if len(m) == 0 {
-		peertest.Missing(t, "no nvidia/cu1* in the .peers/cuda venv")
+		peertest.Missing(t, "no nvidia/cu1* in the .peers/torch venv")
 	}
 	return m[len(m)-1]
 }

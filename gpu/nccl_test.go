@@ -74,7 +74,7 @@ func TestRendezvous(t *testing.T) {
 	}
 }
 
-// peerNCCL loads libnccl from the .peers/cuda venv (nvidia-nccl-cu13), which needs no GPU.
+// peerNCCL loads libnccl from the .peers/torch venv (nvidia-nccl-cu13), which needs no GPU.
 func peerNCCL(t *testing.T) *NCCL {
 	lib := filepath.Join(filepath.Dir(peerCUDA(t)), "nccl", "lib")
 	t.Setenv("PIPE_CUDA_LIBS", lib)

