@@ -29,15 +29,17 @@ import (
 // blocks, NVRTC's code generation).
 type emuDevice struct {
 	*dryDevice
-	rt  *emuRuntime
-	mem map[uintptr][]byte // by base address
+	rt      *emuRuntime
+	mem     map[uintptr][]byte // by base address
+	reverse bool               // run threads and blocks last first (see TestGPUReversedOrder)
 }
 
 // emuRuntime is the compiled kernels: one shared library, loaded once per test binary.
 type emuRuntime struct {
-	launch  func(fn uintptr, args unsafe.Pointer, gx, gy, gz, bx, by, bz uint32) int32
-	errorFn func() *byte
-	entries map[string]uintptr // kernel name to its wrapper
+	launch     func(fn uintptr, args unsafe.Pointer, gx, gy, gz, bx, by, bz uint32) int32
+	setReverse func(r int32)
+	errorFn    func() *byte
+	entries    map[string]uintptr // kernel name to its wrapper
 }
 
 var (
@@ -131,6 +133,7 @@ func loadEmuRuntime(files []KernelFile) (*emuRuntime, error) {
 	rt := &emuRuntime{entries: map[string]uintptr{}}
 	purego.RegisterLibFunc(&rt.launch, h, "emu_launch")
 	purego.RegisterLibFunc(&rt.errorFn, h, "emu_error")
+	purego.RegisterLibFunc(&rt.setReverse, h, "emu_set_reverse")
 	for name := range sigs {
 		sym, err := purego.Dlsym(h, "emu_k_"+name)
 		if err != nil {
@@ -232,6 +235,11 @@ func (d *emuDevice) launch(s *kernelSig, grid, block [3]uint32, args []any) erro
 		return err
 	}
 	vals, ptrs := packArgs(args)
+	order := int32(0)
+	if d.reverse {
+		order = 1
+	}
+	d.rt.setReverse(order)
 	r := d.rt.launch(d.rt.entries[s.name], unsafe.Pointer(&ptrs[0]), grid[0], grid[1], grid[2], block[0], block[1], block[2])
 	runtime.KeepAlive(vals)
 	runtime.KeepAlive(d.mem)
@@ -319,9 +327,15 @@ func (d *emuDevice) gemm(a gemmArgs) error {
 }
 
 // openEmu is the backend on an emulated device.
-func openEmu(t *testing.T) *GPU {
+func openEmu(t *testing.T) *GPU { return openEmuOrder(t, false) }
+
+// openEmuOrder is a GPU on the emulated device, running threads and blocks last first when
+// reverse is set.
+func openEmuOrder(t *testing.T, reverse bool) *GPU {
 	t.Helper()
-	g, err := newGPU(newEmuDevice(t), nil)
+	d := newEmuDevice(t)
+	d.reverse = reverse
+	g, err := newGPU(d, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,6 +422,21 @@ func TestEmulator(t *testing.T) {
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("block sums %v, want %v", got, want)
+	}
+	// A race shows as a difference between the two orders.
+	var race [2][threads]float32
+	for i, reverse := range []bool{false, true} {
+		d.reverse = reverse
+		if err := d.launch(sigs["emu_race"], [3]uint32{1, 1, 1}, [3]uint32{threads, 1, 1}, []any{f32p(out)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.dtoh(unsafe.Pointer(&race[i][0]), out, 4*threads); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.reverse = false
+	if race[0][0] != -1 || race[1][0] != 1 {
+		t.Errorf("emu_race: thread 0 read %v first to last and %v last to first, want -1 and 1", race[0][0], race[1][0])
 	}
 	for name, msg := range map[string]string{
 		"emu_divergent_sync": "64 threads wait at __syncthreads",

@@ -279,6 +279,31 @@ func abs(x []float32) []float32 {
 func TestGPUOps(t *testing.T) {
 	g := openGPU(t)
 	t.Logf("device: %s", g.Describe())
+	checkOps(t, g)
+}
+
+// TestGPUReversedOrder runs the op and model parity checks again on an emulated device that
+// runs each block's threads, and the grid's blocks, last first. A kernel where one thread reads
+// what another writes with no barrier between (in shared or global memory) reads the new value
+// in one order and the old one in the other (TestEmulator's emu_race), so one of the two runs
+// fails parity. A GPU has its own orders; this test is for the emulator only.
+func TestGPUReversedOrder(t *testing.T) {
+	if os.Getenv("PIPE_GPU") == "1" {
+		t.Skip("PIPE_GPU=1: the emulator's scheduling orders are no question for a GPU")
+	}
+	g := openEmuOrder(t, true)
+	checkOps(t, g)
+	t.Run("classifier_fused", func(t *testing.T) { checkClassifierFused(t, g) })
+	t.Run("sum_squares", func(t *testing.T) { checkSumSquares(t, g) })
+	for _, heads := range []int{4, 2} {
+		t.Run(fmt.Sprintf("model_hs%d", 128/heads), func(t *testing.T) {
+			testGPUModel(t, g, trainer.Config{VocabSize: 1001, Context: 64, Layers: 2, Heads: heads, Dim: 128})
+		})
+	}
+}
+
+// checkOps compares every op case on g with the CPU backend.
+func checkOps(t *testing.T, g *GPU) {
 	for _, c := range opCases() {
 		t.Run(c.name, func(t *testing.T) {
 			defer fatalOnCUDA(t)
@@ -373,8 +398,9 @@ func TestGPUAttentionKept(t *testing.T) {
 
 // TestGPUClassifierFused checks the fused loss-and-gradient kernel against the CPU's
 // CrossEntropyForward then CrossEntropyBackward.
-func TestGPUClassifierFused(t *testing.T) {
-	g := openGPU(t)
+func TestGPUClassifierFused(t *testing.T) { checkClassifierFused(t, openGPU(t)) }
+
+func checkClassifierFused(t *testing.T, g *GPU) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, V := range []int{3, 1001, 50257} {
 		N := 64
@@ -409,8 +435,9 @@ func TestGPUClassifierFused(t *testing.T) {
 }
 
 // TestGPUSumSquares checks the global-norm sum against the CPU's.
-func TestGPUSumSquares(t *testing.T) {
-	g := openGPU(t)
+func TestGPUSumSquares(t *testing.T) { checkSumSquares(t, openGPU(t)) }
+
+func checkSumSquares(t *testing.T, g *GPU) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, n := range []int{1, 1000, 3_000_001} {
 		x := randn(rng, n, 1)

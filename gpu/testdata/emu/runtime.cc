@@ -65,6 +65,7 @@ static char slots[2][1024][8];
 static unsigned shuffles[1024];  // how many shuffles each thread has offered a value to; the
                                  // low bit picks the set its next one uses
 static char failure[512];
+static int reverse;  // run each block's threads, and the grid's blocks, last first (emu_set_reverse)
 static void (*entry)(void**);
 static void** entryArgs;
 
@@ -190,7 +191,8 @@ static int runBlock(void) {
     shuffles[i] = 0;
   }
   for (;;) {
-    for (int i = 0; i < nthreads; i++) {
+    for (int k = 0; k < nthreads; k++) {
+      int i = reverse ? nthreads - 1 - k : k;
       if (fibers[i].state != RUN) continue;
       setThread(i);
       emu_switch(&scheduler, fibers[i].sp);
@@ -231,6 +233,12 @@ static int runBlock(void) {
   }
 }
 
+// emu_set_reverse sets the order of later launches: 0 runs threads and blocks first to last, as
+// they are numbered, 1 last to first. Threads switch only at barriers, shuffles and products, so
+// between two of those each thread runs alone: a thread that reads what another writes with no
+// barrier between them sees the value written in one order and the value before it in the other.
+extern "C" void emu_set_reverse(int r) { reverse = r; }
+
 // emu_launch runs fn (a kernel's wrapper taking cuLaunchKernel's argument array) over the
 // grid; 0, or -1 with emu_error() saying why.
 extern "C" int emu_launch(void (*fn)(void**), void** args, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
@@ -253,11 +261,11 @@ extern "C" int emu_launch(void (*fn)(void**), void** args, unsigned gx, unsigned
   gridDim = {gx, gy, gz};
   blockDim = {bx, by, bz};
   nthreads = (int)(bx * by * bz);
-  for (unsigned z = 0; z < gz; z++)
-    for (unsigned y = 0; y < gy; y++)
-      for (unsigned x = 0; x < gx; x++) {
-        blockIdx = {x, y, z};
-        if (runBlock() != 0) return -1;
-      }
+  unsigned long long blocks = (unsigned long long)gx * gy * gz;
+  for (unsigned long long k = 0; k < blocks; k++) {
+    unsigned long long b = reverse ? blocks - 1 - k : k;
+    blockIdx = {(unsigned)(b % gx), (unsigned)(b / gx % gy), (unsigned)(b / gx / gy)};
+    if (runBlock() != 0) return -1;
+  }
   return 0;
 }

@@ -23,3 +23,13 @@ extern "C" __global__ void emu_exited_lane(float* out) {
   if (threadIdx.x % 32 == 0) return;
   out[threadIdx.x] = warp_sum(1.0f);
 }
+
+// emu_race: each thread reads its neighbour's slot with no barrier after the writes, so what it
+// reads depends on which of the two ran first: the emulator's two orders give different answers.
+extern "C" __global__ void emu_race(float* out) {
+  __shared__ float s[128];
+  s[threadIdx.x] = -1.0f;
+  __syncthreads();
+  s[threadIdx.x] = (float)threadIdx.x;
+  out[threadIdx.x] = s[(threadIdx.x + 1) % blockDim.x];
+}
