@@ -211,6 +211,7 @@ func TestDryRun(t *testing.T) {
 	}{
 		{trainer.Config{VocabSize: 3, Context: 11, Layers: 3, Heads: 3, Dim: 48}, 5, 11, true, false, false},
 		{trainer.Config{VocabSize: 1001, Context: 64, Layers: 2, Heads: 4, Dim: 128}, 3, 37, false, false, true},
+		{trainer.Config{VocabSize: 1001, Context: 64, Layers: 2, Heads: 2, Dim: 128}, 3, 37, false, false, true}, // flash, fp32
 		{trainer.Config{VocabSize: 1001, Context: 130, Layers: 2, Heads: 2, Dim: 128}, 3, 130, false, true, false},
 		{trainer.Config{VocabSize: 50257, Context: 1024, Layers: 2, Heads: 12, Dim: 768}, 2, 1024, false, false, false},
 	} {

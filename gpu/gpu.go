@@ -35,6 +35,9 @@ type GPU struct {
 	// of the model's one-value Att of the layer: the log-sum-exp of each row (B,NH,T) after the
 	// flash forward, else the bf16 weights (B,NH,T,T)
 	att map[uintptr]scratchBuf
+	// attOut is, by the same key, the output of each layer's flash forward pass, which its
+	// backward pass reads (the model keeps it for the projection after attention)
+	attOut map[uintptr]trainer.Buf
 	// NoFlash makes attention run as cuBLAS's batched products whatever the head size;
 	// NoFlashBackward keeps the flash forward but makes the weights again in the backward pass
 	// and runs it as cuBLAS's products
@@ -192,7 +195,7 @@ func newGPU(dev device, c *cudaDevice) (*GPU, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &GPU{dev: dev, cuda: c, sigs: sigs, scratch: map[string]scratchBuf{}, att: map[uintptr]scratchBuf{},
+	return &GPU{dev: dev, cuda: c, sigs: sigs, scratch: map[string]scratchBuf{}, att: map[uintptr]scratchBuf{}, attOut: map[uintptr]trainer.Buf{},
 		w16: map[uintptr]weight16{}}, nil
 }
 
@@ -429,6 +432,7 @@ func (g *GPU) Free(x trainer.Buf) {
 		if !x.Half && key >= x.Dev && key < x.Dev+4*uintptr(x.N) {
 			g.dev.free(s.p)
 			delete(g.att, key)
+			delete(g.attOut, key)
 		}
 	}
 	g.dev.free(x.Dev)
@@ -636,6 +640,7 @@ func (g *GPU) AttentionForward(out, att trainer.Buf, qkv trainer.Buf, B, T, C, N
 	scale := float32(1 / math.Sqrt(float64(hs)))
 	if g.useFlash(B, NH, hs) {
 		lse := g.kept(att, kF32P, BNH*T)
+		g.attOut[att.Dev] = out
 		g.launch("attention_flash_forward", [3]uint32{uint32((T + 63) / 64), uint32(BNH), 1}, [3]uint32{128, 1, 1},
 			f32p(vacc), f32p(lse), q, k, v, int32(T), scale)
 		g.launch1D(g.kernelFor("attention_unpermute", out), int64(B*T*C), act(out), f32p(vacc), int32(B), int32(T), int32(NH), int32(hs))
@@ -663,6 +668,7 @@ func (g *GPU) permute(qkv trainer.Buf, B, T, NH, hs int) (q, k, v bf16p) {
 }
 
 // AttentionBackward: dqkv (B,T,3C) from dout (B,T,C), recomputing q, k, v from qkv; see attention.cu.
+// After the flash forward it also reads that pass's output, which must be as the forward left it.
 func (g *GPU) AttentionBackward(dqkv trainer.Buf, dout, qkv, att trainer.Buf, B, T, C, NH int) {
 	defer g.enter()()
 	hs, BNH := C/NH, B*NH
@@ -676,9 +682,15 @@ func (g *GPU) AttentionBackward(dqkv trainer.Buf, dout, qkv, att trainer.Buf, B,
 		g.launch1D(g.kernelFor("attention_unpermute_backward", dout), int64(n), dvacc, act(dout), int32(B), int32(T), int32(NH), int32(hs))
 		dq, dk, dv := g.get("att.dq", kF32P, n), g.get("att.dk", kF32P, n), g.get("att.dv", kF32P, n)
 		dsum := g.get("att.dsum", kF32P, BNH*T)
+		o, ok := g.attOut[att.Dev]
+		if !ok || o.N < n {
+			g.must(fmt.Errorf("attention backward: no output of a flash forward pass of this shape for the layer at %#x", att.Dev))
+		}
+		g.launch1D(g.kernelFor("attention_flash_backward_dsum", o), int64(BNH*T), f32p(dsum), dvacc, act(o), int32(T),
+			int32(NH), int64(BNH*T))
 		grid := [3]uint32{uint32((T + 63) / 64), uint32(BNH), 1}
-		g.launch("attention_flash_backward_dq", grid, [3]uint32{128, 1, 1}, f32p(dq), f32p(dsum), q, k, v, dvacc,
-			f32p(kept.p), int32(T), scale)
+		g.launch("attention_flash_backward_dq", grid, [3]uint32{128, 1, 1}, f32p(dq), q, k, v, dvacc,
+			f32p(kept.p), f32p(dsum), int32(T), scale)
 		g.launch("attention_flash_backward_dkdv", grid, [3]uint32{128, 1, 1}, f32p(dk), f32p(dv), q, k, v, dvacc,
 			f32p(kept.p), f32p(dsum), int32(T), scale)
 		g.launch1D(g.kernelFor("attention_permute_backward", dqkv), int64(n), act(dqkv), f32p(dq), f32p(dk), f32p(dv),

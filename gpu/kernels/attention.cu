@@ -167,6 +167,8 @@ extern "C" __global__ void attention_decode(float* out, float* att, float* kcach
 }
 
 #define FA_HS 64  // the head size of the flash kernels
+#define FA_LD 72  // the row stride of their shared-memory tiles, in bf16: 64 + 8, so that the 8 rows
+                  // one fragment load reads start in 8 different groups of 4 banks
 
 // flash_frag_rows loads 16 rows of x (T,64) from row r (g, g+8 of the lane) as 4 A fragments.
 __device__ __forceinline__ void flash_frag_rows(unsigned f[4][4], const bf16* x, int r, int T, int tq, int g) {
@@ -181,78 +183,101 @@ __device__ __forceinline__ void flash_frag_rows(unsigned f[4][4], const bf16* x,
   }
 }
 
-// flash_rows_dot: acc (16 rows x 64 cols) = a (16 x 64 dims, A fragments) · yᵀ for the 64 rows
-// of y (T,64) from j0: the scores q·kᵀ, or dO·vᵀ.
-__device__ __forceinline__ void flash_rows_dot(float acc[8][4], unsigned a[4][4], const bf16* y, int j0, int T, int tq,
-                                               int g) {
+// flash_tile: the block's threads copy the 64 rows of x (T,64) from row j0 into the tile s
+// (64 x FA_LD), 16 bytes a load; rows past T are zeros. Transposed, s[dim][row] instead.
+__device__ __forceinline__ void flash_tile(bf16* s, const bf16* x, int j0, int T, bool transposed) {
+  for (int i = threadIdx.x; i < 64 * 8; i += blockDim.x) {
+    int r = i >> 3, c = (i & 7) * 8;
+    u128 v = {0u, 0u, 0u, 0u};
+    if (j0 + r < T) v = ld128(x + (i64)(j0 + r) * FA_HS + c);
+    if (!transposed) {
+      st128(s + r * FA_LD + c, v);
+    } else {
+      unsigned w[4] = {v.x, v.y, v.z, v.w};
+      #pragma unroll
+      for (int e = 0; e < 8; e++) s[(c + e) * FA_LD + r] = (bf16)(w[e >> 1] >> (16 * (e & 1)));
+    }
+  }
+}
+
+// flash_b is the B fragment of the 16 (k) x 8 (n) block (ks, nt) of B[k][n] = s[n][k]: a tile's
+// rows are B's columns.
+__device__ __forceinline__ void flash_b(unsigned b[2], const bf16* s, int ks, int nt, int tq, int g) {
+  const bf16* p = s + (nt * 8 + g) * FA_LD + ks * 16 + tq * 2;
+  b[0] = *(const unsigned*)p;
+  b[1] = *(const unsigned*)(p + 8);
+}
+
+// flash_dot: acc (16 rows x 64 cols) = a (16 x 64 dims, A fragments) · sᵀ for the tile s of 64
+// rows: the scores q·kᵀ, dO·vᵀ, and transposed k·qᵀ, v·dOᵀ.
+__device__ __forceinline__ void flash_dot(float acc[8][4], unsigned a[4][4], const bf16* s, int tq, int g) {
   #pragma unroll
   for (int nt = 0; nt < 8; nt++) {
     acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
-    int j = j0 + nt * 8 + g;
     #pragma unroll
     for (int ks = 0; ks < 4; ks++) {
-      unsigned b[2] = {0u, 0u};
-      if (j < T) {
-        b[0] = *(const unsigned*)(y + (i64)j * FA_HS + ks * 16 + tq * 2);
-        b[1] = *(const unsigned*)(y + (i64)j * FA_HS + ks * 16 + tq * 2 + 8);
-      }
+      unsigned b[2];
+      flash_b(b, s, ks, nt, tq, g);
       mma_16816(acc[nt], a[ks], b, acc[nt]);
     }
   }
 }
 
-// flash_times_rows: out (16 x 64 dims) += p (16 x 64, accumulators, as A) · y (64 rows from j0
-// of y (T,64), as B): P·v, dS·k, Pᵀ·dO, dSᵀ·q.
-__device__ __forceinline__ void flash_times_rows(float out[8][4], float p[8][4], const bf16* y, int j0, int T, int tq,
-                                                 int g) {
+// flash_times: out (16 x 64 dims) += p (16 x 64, accumulators, as A) · x, the 64 rows of a tile
+// given transposed (st[dim][row]): P·v, dS·k, Pᵀ·dO, dSᵀ·q. The accumulator layout of one
+// product is the A layout of the next.
+__device__ __forceinline__ void flash_times(float out[8][4], float p[8][4], const bf16* st, int tq, int g) {
   #pragma unroll
   for (int ks = 0; ks < 4; ks++) {
     unsigned pa[4] = {pack_bf16(p[2 * ks][0], p[2 * ks][1]), pack_bf16(p[2 * ks][2], p[2 * ks][3]),
                       pack_bf16(p[2 * ks + 1][0], p[2 * ks + 1][1]), pack_bf16(p[2 * ks + 1][2], p[2 * ks + 1][3])};
-    int j = j0 + ks * 16 + tq * 2;
     #pragma unroll
     for (int nt = 0; nt < 8; nt++) {
-      int dim = nt * 8 + g;
-      unsigned short x[4];
-      #pragma unroll
-      for (int e = 0; e < 4; e++) {
-        int jj = j + (e & 1) + (e >= 2 ? 8 : 0);
-        x[e] = jj < T ? y[(i64)jj * FA_HS + dim] : (unsigned short)0;
-      }
-      unsigned b[2] = {(unsigned)x[0] | ((unsigned)x[1] << 16), (unsigned)x[2] | ((unsigned)x[3] << 16)};
+      unsigned b[2];
+      flash_b(b, st, ks, nt, tq, g);
       mma_16816(out[nt], pa, b, out[nt]);
     }
   }
 }
 
+struct alignas(16) FlashForwardTiles {
+  bf16 k[64 * FA_LD], vt[64 * FA_LD];
+};
+
 // attention_flash_forward: causal attention of q, k, v (B·NH, T, 64) in bf16 without the (T,T)
 // matrices (FlashAttention-2's forward pass on the tensor cores): vaccum (B·NH, T, 64) and, per
 // row, lse (B·NH, T) = log Σ exp(scores), the scores scaled, which the backward pass recomputes
 // the weights from. Grid (⌈T/64⌉, B·NH), 4 warps a block, each warp 16 query rows: it holds
-// its rows of q as mma fragments, and for each 64 keys up to its last row computes the scores
+// its rows of q as mma fragments, and for each 64 keys up to the block's last row (a k tile
+// and a transposed v tile in shared memory, loaded by the whole block) computes the scores
 // S (16x64) = q·kᵀ, masks them, updates the running row max m and sum l, rescales its output
-// accumulator and adds P·v, with P = exp(S − m) taken straight from S's fragments (the
-// accumulator layout of one product is the A layout of the next).
+// accumulator and adds P·v, with P = exp(S − m) taken straight from S's fragments.
 extern "C" __global__ void attention_flash_forward(float* vaccum, float* lse, const bf16* q, const bf16* k, const bf16* v,
                                                    int T, float scale) {
+  __shared__ FlashForwardTiles sm;
   int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, tq = lane & 3;
   i64 head = (i64)blockIdx.y * T;  // the (b, h) pair's first row
   const bf16* Q = q + head * FA_HS;
   const bf16* K = k + head * FA_HS;
   const bf16* V = v + head * FA_HS;
   int i0 = blockIdx.x * 64 + warp * 16;
-  if (i0 >= T) return;  // the whole warp
+  bool live = i0 < T;                // a warp past the end still helps to load the tiles
   int r0 = i0 + g, r1 = i0 + g + 8;  // the two rows of this lane
   unsigned qa[4][4];                 // q (16 rows x 64 dims) as 4 A fragments of 16 dims
-  flash_frag_rows(qa, Q, i0, T, tq, g);
+  if (live) flash_frag_rows(qa, Q, i0, T, tq, g);
   float o[8][4];  // the output (16 rows x 64 dims) as 8 accumulators of 8 dims
   #pragma unroll
   for (int nt = 0; nt < 8; nt++) o[nt][0] = o[nt][1] = o[nt][2] = o[nt][3] = 0.0f;
   float m0 = -1e30f, m1 = -1e30f, l0 = 0.0f, l1 = 0.0f;
-  int last = min(T - 1, i0 + 15);
-  for (int j0 = 0; j0 <= last; j0 += 64) {
+  int jend = min(T, (int)blockIdx.x * 64 + 64);  // the keys the block's rows see
+  for (int j0 = 0; j0 < jend; j0 += 64) {
+    __syncthreads();  // every warp is done with the last tiles
+    flash_tile(sm.k, K, j0, T, false);
+    flash_tile(sm.vt, V, j0, T, true);
+    __syncthreads();
+    if (!live) continue;
     float s[8][4];  // scores (16 rows x 64 keys) as 8 accumulators of 8 keys
-    flash_rows_dot(s, qa, K, j0, T, tq, g);
+    flash_dot(s, qa, sm.k, tq, g);
     float mx0 = m0, mx1 = m1;
     #pragma unroll
     for (int nt = 0; nt < 8; nt++)
@@ -292,8 +317,9 @@ extern "C" __global__ void attention_flash_forward(float* vaccum, float* lse, co
     }
     l0 = l0 * a0 + sum0;
     l1 = l1 * a1 + sum1;
-    flash_times_rows(o, s, V, j0, T, tq, g);  // o += P·v
+    flash_times(o, s, sm.vt, tq, g);  // o += P·v
   }
+  if (!live) return;
   float inv0 = 1.0f / l0, inv1 = 1.0f / l1;
   #pragma unroll
   for (int nt = 0; nt < 8; nt++)
@@ -321,101 +347,142 @@ extern "C" __global__ void attention_weights_lse(bf16* att, const float* pre, co
   }
 }
 
-// The backward pass of attention_flash_forward, without the (T,T) matrices either, in two
-// kernels over q, k, v, dO (B·NH, T, 64) bf16 and the forward's lse; with P = exp(scale·q·kᵀ −
-// lse) causal, dP = dO·vᵀ, D = rowsum(P ∘ dP) and dS = P ∘ (dP − D):
-//   attention_flash_backward_dq    dq = scale · dS·k, and D   (a warp per 16 query rows)
+// The backward pass of attention_flash_forward, without the (T,T) matrices either, over q, k,
+// v, dO (B·NH, T, 64) bf16 and the forward's lse; with P = exp(scale·q·kᵀ − lse) causal,
+// dP = dO·vᵀ, D = rowsum(P ∘ dP) and dS = P ∘ (dP − D):
+//   attention_flash_backward_dsum  D = rowsum(dO ∘ O), which equals rowsum(P ∘ dP) as O = P·v
+//   attention_flash_backward_dq    dq = scale · dS·k       (a warp per 16 query rows)
 //   attention_flash_backward_dkdv  dv = Pᵀ·dO, dk = scale · dSᵀ·q (a warp per 16 keys)
-// The first runs over the keys twice (D, then dS); the second reads its D. Grid (⌈T/64⌉, B·NH),
-// 4 warps a block; dq, dk, dv (B·NH, T, 64) fp32 are overwritten.
+// The last two: grid (⌈T/64⌉, B·NH), 4 warps a block, the tiles of the other side in shared
+// memory; dq, dk, dv (B·NH, T, 64) fp32 are overwritten.
 
-extern "C" __global__ void attention_flash_backward_dq(float* dq, float* dsum, const bf16* q, const bf16* k, const bf16* v,
-                                                       const bf16* dout, const float* lse, int T, float scale) {
+// attention_flash_backward_dsum: D (B·NH, T) from dO (B·NH, T, 64) and the forward's output
+// O (B,T,C), C = NH·64.
+template <class X> __device__ void flash_dsum_t(float* dsum, const bf16* dout, const X* out, int T, int NH, i64 rows) {
+  FOR_EACH(i, rows) {
+    i64 bh = i / T, b = bh / NH;
+    int t = (int)(i % T), h = (int)(bh % NH);
+    const bf16* d = dout + i * FA_HS;
+    i64 o = (b * T + t) * NH * FA_HS + (i64)h * FA_HS;
+    float s = 0.0f;
+    for (int c = 0; c < FA_HS; c++) s += bf16_to_f32(d[c]) * ld(out, o + c);
+    dsum[i] = s;
+  }
+}
+extern "C" __global__ void attention_flash_backward_dsum(float* dsum, const bf16* dout, const float* out, int T, int NH,
+                                                         i64 rows) {
+  flash_dsum_t(dsum, dout, out, T, NH, rows);
+}
+extern "C" __global__ void attention_flash_backward_dsum_h(float* dsum, const bf16* dout, const bf16* out, int T, int NH,
+                                                           i64 rows) {
+  flash_dsum_t(dsum, dout, out, T, NH, rows);
+}
+
+struct alignas(16) FlashDqTiles {
+  bf16 k[64 * FA_LD], kt[64 * FA_LD], v[64 * FA_LD];
+};
+
+extern "C" __global__ void attention_flash_backward_dq(float* dq, const bf16* q, const bf16* k, const bf16* v,
+                                                       const bf16* dout, const float* lse, const float* dsum, int T,
+                                                       float scale) {
+  __shared__ FlashDqTiles sm;
   int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, tq = lane & 3;
   i64 head = (i64)blockIdx.y * T;
   const bf16 *Q = q + head * FA_HS, *K = k + head * FA_HS, *V = v + head * FA_HS, *DO = dout + head * FA_HS;
   int i0 = blockIdx.x * 64 + warp * 16;
-  if (i0 >= T) return;
+  bool live = i0 < T;
   int r0 = i0 + g, r1 = i0 + g + 8;
-  float L0 = r0 < T ? lse[head + r0] : 0.0f, L1 = r1 < T ? lse[head + r1] : 0.0f;
+  float L0 = live && r0 < T ? lse[head + r0] : 0.0f, L1 = live && r1 < T ? lse[head + r1] : 0.0f;
+  float D0 = live && r0 < T ? dsum[head + r0] : 0.0f, D1 = live && r1 < T ? dsum[head + r1] : 0.0f;
   unsigned qa[4][4], da[4][4];
-  flash_frag_rows(qa, Q, i0, T, tq, g);
-  flash_frag_rows(da, DO, i0, T, tq, g);
-  int last = min(T - 1, i0 + 15);
-  float s[8][4], dp[8][4], D0 = 0.0f, D1 = 0.0f;
-  for (int pass = 0; pass < 2; pass++) {
-    float acc[8][4];
-    #pragma unroll
-    for (int nt = 0; nt < 8; nt++) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
-    for (int j0 = 0; j0 <= last; j0 += 64) {
-      flash_rows_dot(s, qa, K, j0, T, tq, g);
-      flash_rows_dot(dp, da, V, j0, T, tq, g);
-      #pragma unroll
-      for (int nt = 0; nt < 8; nt++)
-        #pragma unroll
-        for (int e = 0; e < 2; e++) {
-          int col = j0 + nt * 8 + tq * 2 + e;
-          float p0 = col <= r0 && col < T ? expf(s[nt][e] * scale - L0) : 0.0f;
-          float p1 = col <= r1 && col < T ? expf(s[nt][2 + e] * scale - L1) : 0.0f;
-          if (pass == 0) {
-            D0 += p0 * dp[nt][e];
-            D1 += p1 * dp[nt][2 + e];
-          } else {
-            s[nt][e] = p0 * (dp[nt][e] - D0);
-            s[nt][2 + e] = p1 * (dp[nt][2 + e] - D1);
-          }
-        }
-      if (pass == 1) flash_times_rows(acc, s, K, j0, T, tq, g);
-    }
-    if (pass == 0) {
-      #pragma unroll
-      for (int o2 = 1; o2 < 4; o2 <<= 1) {
-        D0 += __shfl_xor_sync(0xffffffffu, D0, o2);
-        D1 += __shfl_xor_sync(0xffffffffu, D1, o2);
-      }
-      if (tq == 0) {
-        if (r0 < T) dsum[head + r0] = D0;
-        if (r1 < T) dsum[head + r1] = D1;
-      }
-    } else {
-      #pragma unroll
-      for (int nt = 0; nt < 8; nt++)
-        #pragma unroll
-        for (int e = 0; e < 2; e++) {
-          int col = nt * 8 + tq * 2 + e;
-          if (r0 < T) dq[(head + r0) * FA_HS + col] = acc[nt][e] * scale;
-          if (r1 < T) dq[(head + r1) * FA_HS + col] = acc[nt][2 + e] * scale;
-        }
-    }
+  if (live) {
+    flash_frag_rows(qa, Q, i0, T, tq, g);
+    flash_frag_rows(da, DO, i0, T, tq, g);
   }
-}
-
-extern "C" __global__ void attention_flash_backward_dkdv(float* dk, float* dv, const bf16* q, const bf16* k, const bf16* v,
-                                                         const bf16* dout, const float* lse, const float* dsum, int T,
-                                                         float scale) {
-  int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, tq = lane & 3;
-  i64 head = (i64)blockIdx.y * T;
-  const bf16 *Q = q + head * FA_HS, *K = k + head * FA_HS, *V = v + head * FA_HS, *DO = dout + head * FA_HS;
-  int c0 = blockIdx.x * 64 + warp * 16;  // this warp's first key
-  if (c0 >= T) return;
-  int k0 = c0 + g, k1 = c0 + g + 8;  // the two keys of this lane
-  unsigned ka[4][4], va[4][4];
-  flash_frag_rows(ka, K, c0, T, tq, g);
-  flash_frag_rows(va, V, c0, T, tq, g);
-  float dkacc[8][4], dvacc[8][4], s[8][4], dp[8][4];
+  float acc[8][4];
   #pragma unroll
-  for (int nt = 0; nt < 8; nt++)
-    #pragma unroll
-    for (int e = 0; e < 4; e++) dkacc[nt][e] = dvacc[nt][e] = 0.0f;
-  for (int i0 = c0 / 64 * 64; i0 < T; i0 += 64) {  // the queries that see these keys
-    flash_rows_dot(s, ka, Q, i0, T, tq, g);          // Sᵀ: keys x queries
-    flash_rows_dot(dp, va, DO, i0, T, tq, g);        // dPᵀ
+  for (int nt = 0; nt < 8; nt++) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
+  int jend = min(T, (int)blockIdx.x * 64 + 64);
+  for (int j0 = 0; j0 < jend; j0 += 64) {
+    __syncthreads();
+    flash_tile(sm.k, K, j0, T, false);
+    flash_tile(sm.kt, K, j0, T, true);
+    flash_tile(sm.v, V, j0, T, false);
+    __syncthreads();
+    if (!live) continue;
+    float s[8][4], dp[8][4];
+    flash_dot(s, qa, sm.k, tq, g);
+    flash_dot(dp, da, sm.v, tq, g);
     #pragma unroll
     for (int nt = 0; nt < 8; nt++)
       #pragma unroll
       for (int e = 0; e < 2; e++) {
-        int row = i0 + nt * 8 + tq * 2 + e;  // the query
-        float L = row < T ? lse[head + row] : 0.0f, D = row < T ? dsum[head + row] : 0.0f;
+        int col = j0 + nt * 8 + tq * 2 + e;
+        float p0 = col <= r0 && col < T ? expf(s[nt][e] * scale - L0) : 0.0f;
+        float p1 = col <= r1 && col < T ? expf(s[nt][2 + e] * scale - L1) : 0.0f;
+        s[nt][e] = p0 * (dp[nt][e] - D0);  // dS
+        s[nt][2 + e] = p1 * (dp[nt][2 + e] - D1);
+      }
+    flash_times(acc, s, sm.kt, tq, g);
+  }
+  if (!live) return;
+  #pragma unroll
+  for (int nt = 0; nt < 8; nt++)
+    #pragma unroll
+    for (int e = 0; e < 2; e++) {
+      int col = nt * 8 + tq * 2 + e;
+      if (r0 < T) dq[(head + r0) * FA_HS + col] = acc[nt][e] * scale;
+      if (r1 < T) dq[(head + r1) * FA_HS + col] = acc[nt][2 + e] * scale;
+    }
+}
+
+struct alignas(16) FlashDkdvTiles {
+  bf16 q[64 * FA_LD], qt[64 * FA_LD], d[64 * FA_LD], dt[64 * FA_LD];
+  float lse[64], dsum[64];
+};
+
+extern "C" __global__ void attention_flash_backward_dkdv(float* dk, float* dv, const bf16* q, const bf16* k, const bf16* v,
+                                                         const bf16* dout, const float* lse, const float* dsum, int T,
+                                                         float scale) {
+  __shared__ FlashDkdvTiles sm;
+  int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, tq = lane & 3;
+  i64 head = (i64)blockIdx.y * T;
+  const bf16 *Q = q + head * FA_HS, *K = k + head * FA_HS, *V = v + head * FA_HS, *DO = dout + head * FA_HS;
+  int c0 = blockIdx.x * 64 + warp * 16;  // this warp's first key
+  bool live = c0 < T;
+  int k0 = c0 + g, k1 = c0 + g + 8;  // the two keys of this lane
+  unsigned ka[4][4], va[4][4];
+  if (live) {
+    flash_frag_rows(ka, K, c0, T, tq, g);
+    flash_frag_rows(va, V, c0, T, tq, g);
+  }
+  float dkacc[8][4], dvacc[8][4];
+  #pragma unroll
+  for (int nt = 0; nt < 8; nt++)
+    #pragma unroll
+    for (int e = 0; e < 4; e++) dkacc[nt][e] = dvacc[nt][e] = 0.0f;
+  for (int i0 = blockIdx.x * 64; i0 < T; i0 += 64) {  // the queries that see the block's keys
+    __syncthreads();
+    flash_tile(sm.q, Q, i0, T, false);
+    flash_tile(sm.qt, Q, i0, T, true);
+    flash_tile(sm.d, DO, i0, T, false);
+    flash_tile(sm.dt, DO, i0, T, true);
+    if (threadIdx.x < 64) {
+      int row = i0 + threadIdx.x;
+      sm.lse[threadIdx.x] = row < T ? lse[head + row] : 0.0f;
+      sm.dsum[threadIdx.x] = row < T ? dsum[head + row] : 0.0f;
+    }
+    __syncthreads();
+    if (!live) continue;
+    float s[8][4], dp[8][4];
+    flash_dot(s, ka, sm.q, tq, g);   // Sᵀ: keys x queries
+    flash_dot(dp, va, sm.d, tq, g);  // dPᵀ
+    #pragma unroll
+    for (int nt = 0; nt < 8; nt++)
+      #pragma unroll
+      for (int e = 0; e < 2; e++) {
+        int qi = nt * 8 + tq * 2 + e, row = i0 + qi;  // the query
+        float L = sm.lse[qi], D = sm.dsum[qi];
         float p0 = k0 <= row && row < T ? expf(s[nt][e] * scale - L) : 0.0f;
         float p1 = k1 <= row && row < T ? expf(s[nt][2 + e] * scale - L) : 0.0f;
         s[nt][e] = p0;
@@ -423,9 +490,10 @@ extern "C" __global__ void attention_flash_backward_dkdv(float* dk, float* dv, c
         dp[nt][e] = p0 * (dp[nt][e] - D);
         dp[nt][2 + e] = p1 * (dp[nt][2 + e] - D);
       }
-    flash_times_rows(dvacc, s, DO, i0, T, tq, g);
-    flash_times_rows(dkacc, dp, Q, i0, T, tq, g);
+    flash_times(dvacc, s, sm.dt, tq, g);
+    flash_times(dkacc, dp, sm.qt, tq, g);
   }
+  if (!live) return;
   #pragma unroll
   for (int nt = 0; nt < 8; nt++)
     #pragma unroll

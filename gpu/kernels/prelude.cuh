@@ -77,6 +77,24 @@ __device__ __forceinline__ void mma_16816(float* d, const unsigned* a, const uns
 }
 #endif
 
+// u128 is 16 bytes that move in one load or store (8 bf16). ld128 and st128 need addresses that
+// are multiples of 16, which the emulated device checks (a GPU faults).
+struct alignas(16) u128 {
+  unsigned x, y, z, w;
+};
+__device__ __forceinline__ u128 ld128(const void* p) {
+#ifdef PIPE_EMU
+  if ((unsigned long long)p & 15) emu_fail("a 16-byte load from an address that is not a multiple of 16");
+#endif
+  return *(const u128*)p;
+}
+__device__ __forceinline__ void st128(void* p, u128 v) {
+#ifdef PIPE_EMU
+  if ((unsigned long long)p & 15) emu_fail("a 16-byte store to an address that is not a multiple of 16");
+#endif
+  *(u128*)p = v;
+}
+
 // pack_bf16 is two values as the bf16 pair of one mma register: lo in the low half.
 __device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
   return (unsigned)f32_to_bf16(lo) | ((unsigned)f32_to_bf16(hi) << 16);
