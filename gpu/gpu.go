@@ -635,17 +635,17 @@ func (g *GPU) useFlash(B, NH, hs int) bool {
 func (g *GPU) AttentionForward(out, att trainer.Buf, qkv trainer.Buf, B, T, C, NH int) {
 	defer g.enter()()
 	hs, BNH := C/NH, B*NH
-	q, k, v := g.permute(qkv, B, T, NH, hs)
-	vacc := g.get("att.vaccum", kF32P, B*T*C)
 	scale := float32(1 / math.Sqrt(float64(hs)))
 	if g.useFlash(B, NH, hs) {
 		lse := g.kept(att, kF32P, BNH*T)
 		g.attOut[att.Dev] = out
-		g.launch("attention_flash_forward", [3]uint32{uint32((T + 63) / 64), uint32(BNH), 1}, [3]uint32{128, 1, 1},
-			f32p(vacc), f32p(lse), q, k, v, int32(T), scale)
-		g.launch1D(g.kernelFor("attention_unpermute", out), int64(B*T*C), act(out), f32p(vacc), int32(B), int32(T), int32(NH), int32(hs))
+		q, k, v, view := g.flashQKV(qkv, B, T, NH)
+		g.launch(g.kernelFor("attention_flash_forward", out), [3]uint32{uint32((T + 63) / 64), uint32(BNH), 1},
+			[3]uint32{128, 1, 1}, act(out), f32p(lse), q, k, v, int32(T), int32(NH), view.sb, view.sh, view.st, scale)
 		return
 	}
+	q, k, v := g.permute(qkv, B, T, NH, hs)
+	vacc := g.get("att.vaccum", kF32P, B*T*C)
 	th, tt := int64(T*hs), int64(T*T)
 	// pre (T,T) = q (T,hs) · kᵀ, per (b,h)
 	pre := g.get("att.pre", kF32P, BNH*T*T)
@@ -657,6 +657,30 @@ func (g *GPU) AttentionForward(out, att trainer.Buf, qkv trainer.Buf, B, T, C, N
 	g.gemm(gemmArgs{M: T, N: hs, K: T, a: uintptr(ab), lda: T, sa: tt, b: uintptr(v), ldb: hs, sb: th,
 		c: vacc, ldc: hs, sc: th, batch: BNH})
 	g.launch1D(g.kernelFor("attention_unpermute", out), int64(B*T*C), act(out), f32p(vacc), int32(B), int32(T), int32(NH), int32(hs))
+}
+
+// headView says where the flash kernels find a head's rows: head (b, h) begins b·sb + h·sh
+// values after the pointer, and its row t t·st values after that.
+type headView struct {
+	sb     int64
+	sh, st int32
+}
+
+// permutedView is the view of (B,NH,T,64) tensors.
+func permutedView(T, NH int) headView {
+	return headView{int64(NH * T * flashHS), int32(T * flashHS), flashHS}
+}
+
+// flashQKV gives the flash kernels q, k, v: in the bf16 qkv (B,T,3C) itself, or in copies of
+// an fp32 one permuted to (B,NH,T,64).
+func (g *GPU) flashQKV(qkv trainer.Buf, B, T, NH int) (q, k, v bf16p, view headView) {
+	C := NH * flashHS
+	if qkv.Half {
+		q = bf16p(qkv.Dev)
+		return q, q + bf16p(2*C), q + bf16p(4*C), headView{int64(T * 3 * C), flashHS, int32(3 * C)}
+	}
+	q, k, v = g.permute(qkv, B, T, NH, flashHS)
+	return q, k, v, permutedView(T, NH)
 }
 
 // permute makes the bf16 q, k, v (B,NH,T,hs) from qkv (B,T,3C).
@@ -673,30 +697,31 @@ func (g *GPU) AttentionBackward(dqkv trainer.Buf, dout, qkv, att trainer.Buf, B,
 	defer g.enter()()
 	hs, BNH := C/NH, B*NH
 	n := B * T * C
-	q, k, v := g.permute(qkv, B, T, NH, hs)
-	th, tt := int64(T*hs), int64(T*T)
 	scale := float32(1 / math.Sqrt(float64(hs)))
 	kept := g.att[att.Dev]
 	if kept.kind == kF32P && kept.n >= BNH*T && !g.NoFlashBackward { // after the flash forward
-		dvacc := bf16p(g.get("att.dvaccum", kBF16P, n))
-		g.launch1D(g.kernelFor("attention_unpermute_backward", dout), int64(n), dvacc, act(dout), int32(B), int32(T), int32(NH), int32(hs))
-		dq, dk, dv := g.get("att.dq", kF32P, n), g.get("att.dk", kF32P, n), g.get("att.dv", kF32P, n)
-		dsum := g.get("att.dsum", kF32P, BNH*T)
 		o, ok := g.attOut[att.Dev]
 		if !ok || o.N < n {
 			g.must(fmt.Errorf("attention backward: no output of a flash forward pass of this shape for the layer at %#x", att.Dev))
 		}
-		g.launch1D(g.kernelFor("attention_flash_backward_dsum", o), int64(BNH*T), f32p(dsum), dvacc, act(o), int32(T),
-			int32(NH), int64(BNH*T))
+		q, k, v, view := g.flashQKV(qkv, B, T, NH)
+		do, dview := bf16p(dout.Dev), headView{int64(T * C), flashHS, int32(C)}
+		if !dout.Half {
+			do, dview = bf16p(g.get("att.dvaccum", kBF16P, n)), permutedView(T, NH)
+			g.launch1D("attention_unpermute_backward", int64(n), do, f32p(dout.Dev), int32(B), int32(T), int32(NH), int32(hs))
+		}
+		dsum := g.get("att.dsum", kF32P, BNH*T)
+		g.launch(g.kernelFor("attention_flash_backward_dsum", o), [3]uint32{uint32((T + 3) / 4), uint32(BNH), 1},
+			[3]uint32{128, 1, 1}, f32p(dsum), do, dview.sb, dview.sh, dview.st, act(o), int32(T), int32(NH))
 		grid := [3]uint32{uint32((T + 63) / 64), uint32(BNH), 1}
-		g.launch("attention_flash_backward_dq", grid, [3]uint32{128, 1, 1}, f32p(dq), q, k, v, dvacc,
-			f32p(kept.p), f32p(dsum), int32(T), scale)
-		g.launch("attention_flash_backward_dkdv", grid, [3]uint32{128, 1, 1}, f32p(dk), f32p(dv), q, k, v, dvacc,
-			f32p(kept.p), f32p(dsum), int32(T), scale)
-		g.launch1D(g.kernelFor("attention_permute_backward", dqkv), int64(n), act(dqkv), f32p(dq), f32p(dk), f32p(dv),
-			int32(B), int32(T), int32(NH), int32(hs))
+		for _, name := range []string{"attention_flash_backward_dq", "attention_flash_backward_dkdv"} {
+			g.launch(g.kernelFor(name, dqkv), grid, [3]uint32{128, 1, 1}, act(dqkv), q, k, v, view.sb, view.sh, view.st,
+				do, dview.sb, dview.sh, dview.st, f32p(kept.p), f32p(dsum), int32(T), int32(NH), scale)
+		}
 		return
 	}
+	q, k, v := g.permute(qkv, B, T, NH, hs)
+	th, tt := int64(T*hs), int64(T*T)
 	var ab bf16p
 	switch {
 	case kept.kind == kF32P && kept.n >= BNH*T: // the flash forward's log-sum-exp: the weights again

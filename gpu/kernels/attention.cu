@@ -170,26 +170,48 @@ extern "C" __global__ void attention_decode(float* out, float* att, float* kcach
 #define FA_LD 72  // the row stride of their shared-memory tiles, in bf16: 64 + 8, so that the 8 rows
                   // one fragment load reads start in 8 different groups of 4 banks
 
-// flash_frag_rows loads 16 rows of x (T,64) from row r (g, g+8 of the lane) as 4 A fragments.
-__device__ __forceinline__ void flash_frag_rows(unsigned f[4][4], const bf16* x, int r, int T, int tq, int g) {
+// The flash kernels read a head's q, k, v and dO as T rows of 64 bf16, row t at x + t·st from
+// the head's first, which is at b·sb + h·sh: in the (B,T,3C) or (B,T,C) activations themselves
+// when those are bf16 (st = 3C or C, sh = 64), else in copies permuted to (B,NH,T,64).
+// flash_head is where head bh = b·NH + h begins.
+__device__ __forceinline__ const bf16* flash_head(const bf16* x, int NH, i64 sb, int sh) {
+  return x + (i64)(blockIdx.y / NH) * sb + (i64)(blockIdx.y % NH) * sh;
+}
+
+// flash_out is the element (t, col) of a head's part of a (B,T,NH·64·parts) tensor: the
+// attention's output (parts 1) or the gradient of qkv (parts 3, q's columns first).
+template <class X> __device__ __forceinline__ X* flash_out(X* x, int T, int NH, int parts) {
+  return x + (i64)(blockIdx.y / NH) * T * parts * NH * FA_HS + (blockIdx.y % NH) * FA_HS;
+}
+
+// st_pair stores two neighbouring values (the first at an even index): one 32-bit store in bf16.
+__device__ __forceinline__ void st_pair(float* p, i64 i, float a, float b) {
+  p[i] = a;
+  p[i + 1] = b;
+}
+__device__ __forceinline__ void st_pair(bf16* p, i64 i, float a, float b) { *(unsigned*)(p + i) = pack_bf16(a, b); }
+
+// flash_frag_rows loads 16 rows of x (row stride st) from row r (g, g+8 of the lane) as 4 A
+// fragments.
+__device__ __forceinline__ void flash_frag_rows(unsigned f[4][4], const bf16* x, int st, int r, int T, int tq, int g) {
   int r0 = r + g, r1 = r + g + 8;
   #pragma unroll
   for (int ks = 0; ks < 4; ks++) {
     int c = ks * 16 + tq * 2;
-    f[ks][0] = r0 < T ? *(const unsigned*)(x + (i64)r0 * FA_HS + c) : 0u;
-    f[ks][1] = r1 < T ? *(const unsigned*)(x + (i64)r1 * FA_HS + c) : 0u;
-    f[ks][2] = r0 < T ? *(const unsigned*)(x + (i64)r0 * FA_HS + c + 8) : 0u;
-    f[ks][3] = r1 < T ? *(const unsigned*)(x + (i64)r1 * FA_HS + c + 8) : 0u;
+    f[ks][0] = r0 < T ? *(const unsigned*)(x + (i64)r0 * st + c) : 0u;
+    f[ks][1] = r1 < T ? *(const unsigned*)(x + (i64)r1 * st + c) : 0u;
+    f[ks][2] = r0 < T ? *(const unsigned*)(x + (i64)r0 * st + c + 8) : 0u;
+    f[ks][3] = r1 < T ? *(const unsigned*)(x + (i64)r1 * st + c + 8) : 0u;
   }
 }
 
-// flash_tile: the block's threads copy the 64 rows of x (T,64) from row j0 into the tile s
-// (64 x FA_LD), 16 bytes a load; rows past T are zeros. Transposed, s[dim][row] instead.
-__device__ __forceinline__ void flash_tile(bf16* s, const bf16* x, int j0, int T, bool transposed) {
+// flash_tile: the block's threads copy the 64 rows of x (row stride st) from row j0 into the
+// tile s (64 x FA_LD), 16 bytes a load; rows past T are zeros. Transposed, s[dim][row] instead.
+__device__ __forceinline__ void flash_tile(bf16* s, const bf16* x, int st, int j0, int T, bool transposed) {
   for (int i = threadIdx.x; i < 64 * 8; i += blockDim.x) {
     int r = i >> 3, c = (i & 7) * 8;
     u128 v = {0u, 0u, 0u, 0u};
-    if (j0 + r < T) v = ld128(x + (i64)(j0 + r) * FA_HS + c);
+    if (j0 + r < T) v = ld128(x + (i64)(j0 + r) * st + c);
     if (!transposed) {
       st128(s + r * FA_LD + c, v);
     } else {
@@ -244,27 +266,26 @@ struct alignas(16) FlashForwardTiles {
   bf16 k[64 * FA_LD], vt[64 * FA_LD];
 };
 
-// attention_flash_forward: causal attention of q, k, v (B·NH, T, 64) in bf16 without the (T,T)
-// matrices (FlashAttention-2's forward pass on the tensor cores): vaccum (B·NH, T, 64) and, per
-// row, lse (B·NH, T) = log Σ exp(scores), the scores scaled, which the backward pass recomputes
-// the weights from. Grid (⌈T/64⌉, B·NH), 4 warps a block, each warp 16 query rows: it holds
-// its rows of q as mma fragments, and for each 64 keys up to the block's last row (a k tile
-// and a transposed v tile in shared memory, loaded by the whole block) computes the scores
-// S (16x64) = q·kᵀ, masks them, updates the running row max m and sum l, rescales its output
-// accumulator and adds P·v, with P = exp(S − m) taken straight from S's fragments.
-extern "C" __global__ void attention_flash_forward(float* vaccum, float* lse, const bf16* q, const bf16* k, const bf16* v,
-                                                   int T, float scale) {
+// attention_flash_forward: causal attention of q, k, v (heads of 64 bf16, as flash_head reads
+// them) without the (T,T) matrices (FlashAttention-2's forward pass on the tensor cores): out
+// (B,T,C) and, per row, lse (B·NH, T) = log Σ exp(scores), the scores scaled, which the
+// backward pass recomputes the weights from. Grid (⌈T/64⌉, B·NH), 4 warps a block, each warp
+// 16 query rows: it holds its rows of q as mma fragments, and for each 64 keys up to the
+// block's last row (a k tile and a transposed v tile in shared memory, loaded by the whole
+// block) computes the scores S (16x64) = q·kᵀ, masks them, updates the running row max m and
+// sum l, rescales its output accumulator and adds P·v, with P = exp(S − m) taken straight from
+// S's fragments.
+template <class X>
+__device__ void attention_flash_forward_t(X* out, float* lse, const bf16* q, const bf16* k, const bf16* v, int T, int NH,
+                                          i64 sb, int sh, int st, float scale) {
   __shared__ FlashForwardTiles sm;
   int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, tq = lane & 3;
-  i64 head = (i64)blockIdx.y * T;  // the (b, h) pair's first row
-  const bf16* Q = q + head * FA_HS;
-  const bf16* K = k + head * FA_HS;
-  const bf16* V = v + head * FA_HS;
+  const bf16 *Q = flash_head(q, NH, sb, sh), *K = flash_head(k, NH, sb, sh), *V = flash_head(v, NH, sb, sh);
   int i0 = blockIdx.x * 64 + warp * 16;
   bool live = i0 < T;                // a warp past the end still helps to load the tiles
   int r0 = i0 + g, r1 = i0 + g + 8;  // the two rows of this lane
   unsigned qa[4][4];                 // q (16 rows x 64 dims) as 4 A fragments of 16 dims
-  if (live) flash_frag_rows(qa, Q, i0, T, tq, g);
+  if (live) flash_frag_rows(qa, Q, st, i0, T, tq, g);
   float o[8][4];  // the output (16 rows x 64 dims) as 8 accumulators of 8 dims
   #pragma unroll
   for (int nt = 0; nt < 8; nt++) o[nt][0] = o[nt][1] = o[nt][2] = o[nt][3] = 0.0f;
@@ -272,8 +293,8 @@ extern "C" __global__ void attention_flash_forward(float* vaccum, float* lse, co
   int jend = min(T, (int)blockIdx.x * 64 + 64);  // the keys the block's rows see
   for (int j0 = 0; j0 < jend; j0 += 64) {
     __syncthreads();  // every warp is done with the last tiles
-    flash_tile(sm.k, K, j0, T, false);
-    flash_tile(sm.vt, V, j0, T, true);
+    flash_tile(sm.k, K, st, j0, T, false);
+    flash_tile(sm.vt, V, st, j0, T, true);
     __syncthreads();
     if (!live) continue;
     float s[8][4];  // scores (16 rows x 64 keys) as 8 accumulators of 8 keys
@@ -320,19 +341,28 @@ extern "C" __global__ void attention_flash_forward(float* vaccum, float* lse, co
     flash_times(o, s, sm.vt, tq, g);  // o += P·v
   }
   if (!live) return;
+  X* O = flash_out(out, T, NH, 1);
+  int C = NH * FA_HS;
   float inv0 = 1.0f / l0, inv1 = 1.0f / l1;
   #pragma unroll
-  for (int nt = 0; nt < 8; nt++)
-    #pragma unroll
-    for (int e = 0; e < 2; e++) {
-      int col = nt * 8 + tq * 2 + e;
-      if (r0 < T) vaccum[(head + r0) * FA_HS + col] = o[nt][e] * inv0;
-      if (r1 < T) vaccum[(head + r1) * FA_HS + col] = o[nt][2 + e] * inv1;
-    }
+  for (int nt = 0; nt < 8; nt++) {
+    int col = nt * 8 + tq * 2;
+    if (r0 < T) st_pair(O, (i64)r0 * C + col, o[nt][0] * inv0, o[nt][1] * inv0);
+    if (r1 < T) st_pair(O, (i64)r1 * C + col, o[nt][2] * inv1, o[nt][3] * inv1);
+  }
   if (tq == 0) {
+    i64 head = (i64)blockIdx.y * T;
     if (r0 < T) lse[head + r0] = m0 + logf(l0);
     if (r1 < T) lse[head + r1] = m1 + logf(l1);
   }
+}
+extern "C" __global__ void attention_flash_forward(float* out, float* lse, const bf16* q, const bf16* k, const bf16* v, int T,
+                                                   int NH, i64 sb, int sh, int st, float scale) {
+  attention_flash_forward_t(out, lse, q, k, v, T, NH, sb, sh, st, scale);
+}
+extern "C" __global__ void attention_flash_forward_h(bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v, int T,
+                                                     int NH, i64 sb, int sh, int st, float scale) {
+  attention_flash_forward_t(out, lse, q, k, v, T, NH, sb, sh, st, scale);
 }
 
 // attention_weights_lse: the weights of attention_flash_forward again, for the backward pass:
@@ -348,47 +378,49 @@ extern "C" __global__ void attention_weights_lse(bf16* att, const float* pre, co
 }
 
 // The backward pass of attention_flash_forward, without the (T,T) matrices either, over q, k,
-// v, dO (B·NH, T, 64) bf16 and the forward's lse; with P = exp(scale·q·kᵀ − lse) causal,
-// dP = dO·vᵀ, D = rowsum(P ∘ dP) and dS = P ∘ (dP − D):
+// v, dO (heads of 64 bf16, as flash_head reads them; dO with strides of its own) and the
+// forward's lse; with P = exp(scale·q·kᵀ − lse) causal, dP = dO·vᵀ, D = rowsum(P ∘ dP) and
+// dS = P ∘ (dP − D):
 //   attention_flash_backward_dsum  D = rowsum(dO ∘ O), which equals rowsum(P ∘ dP) as O = P·v
 //   attention_flash_backward_dq    dq = scale · dS·k       (a warp per 16 query rows)
 //   attention_flash_backward_dkdv  dv = Pᵀ·dO, dk = scale · dSᵀ·q (a warp per 16 keys)
 // The last two: grid (⌈T/64⌉, B·NH), 4 warps a block, the tiles of the other side in shared
-// memory; dq, dk, dv (B·NH, T, 64) fp32 are overwritten.
+// memory; they write their thirds of each row of dqkv (B,T,3C), which they overwrite.
 
-// attention_flash_backward_dsum: D (B·NH, T) from dO (B·NH, T, 64) and the forward's output
-// O (B,T,C), C = NH·64.
-template <class X> __device__ void flash_dsum_t(float* dsum, const bf16* dout, const X* out, int T, int NH, i64 rows) {
-  FOR_EACH(i, rows) {
-    i64 bh = i / T, b = bh / NH;
-    int t = (int)(i % T), h = (int)(bh % NH);
-    const bf16* d = dout + i * FA_HS;
-    i64 o = (b * T + t) * NH * FA_HS + (i64)h * FA_HS;
-    float s = 0.0f;
-    for (int c = 0; c < FA_HS; c++) s += bf16_to_f32(d[c]) * ld(out, o + c);
-    dsum[i] = s;
-  }
+// attention_flash_backward_dsum: D (B·NH, T) from dO and the forward's output O (B,T,C),
+// C = NH·64. A warp per row of a head, 2 values a lane; grid (⌈T/4⌉, B·NH) of 4 warps.
+template <class X>
+__device__ void flash_dsum_t(float* dsum, const bf16* dout, i64 dsb, int dsh, int dst, const X* out, int T, int NH) {
+  int t = blockIdx.x * 4 + threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (t >= T) return;  // the whole warp
+  const bf16* d = flash_head(dout, NH, dsb, dsh) + (i64)t * dst;
+  const X* o = flash_out(out, T, NH, 1) + (i64)t * NH * FA_HS;
+  float s = bf16_to_f32(d[2 * lane]) * ld(o, 2 * lane) + bf16_to_f32(d[2 * lane + 1]) * ld(o, 2 * lane + 1);
+  s = warp_sum(s);
+  if (lane == 0) dsum[(i64)blockIdx.y * T + t] = s;
 }
-extern "C" __global__ void attention_flash_backward_dsum(float* dsum, const bf16* dout, const float* out, int T, int NH,
-                                                         i64 rows) {
-  flash_dsum_t(dsum, dout, out, T, NH, rows);
+extern "C" __global__ void attention_flash_backward_dsum(float* dsum, const bf16* dout, i64 dsb, int dsh, int dst,
+                                                         const float* out, int T, int NH) {
+  flash_dsum_t(dsum, dout, dsb, dsh, dst, out, T, NH);
 }
-extern "C" __global__ void attention_flash_backward_dsum_h(float* dsum, const bf16* dout, const bf16* out, int T, int NH,
-                                                           i64 rows) {
-  flash_dsum_t(dsum, dout, out, T, NH, rows);
+extern "C" __global__ void attention_flash_backward_dsum_h(float* dsum, const bf16* dout, i64 dsb, int dsh, int dst,
+                                                           const bf16* out, int T, int NH) {
+  flash_dsum_t(dsum, dout, dsb, dsh, dst, out, T, NH);
 }
 
 struct alignas(16) FlashDqTiles {
   bf16 k[64 * FA_LD], kt[64 * FA_LD], v[64 * FA_LD];
 };
 
-extern "C" __global__ void attention_flash_backward_dq(float* dq, const bf16* q, const bf16* k, const bf16* v,
-                                                       const bf16* dout, const float* lse, const float* dsum, int T,
-                                                       float scale) {
+template <class X>
+__device__ void attention_flash_backward_dq_t(X* dqkv, const bf16* q, const bf16* k, const bf16* v, i64 sb, int sh, int st,
+                                              const bf16* dout, i64 dsb, int dsh, int dst, const float* lse,
+                                              const float* dsum, int T, int NH, float scale) {
   __shared__ FlashDqTiles sm;
   int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, tq = lane & 3;
   i64 head = (i64)blockIdx.y * T;
-  const bf16 *Q = q + head * FA_HS, *K = k + head * FA_HS, *V = v + head * FA_HS, *DO = dout + head * FA_HS;
+  const bf16 *Q = flash_head(q, NH, sb, sh), *K = flash_head(k, NH, sb, sh), *V = flash_head(v, NH, sb, sh);
+  const bf16* DO = flash_head(dout, NH, dsb, dsh);
   int i0 = blockIdx.x * 64 + warp * 16;
   bool live = i0 < T;
   int r0 = i0 + g, r1 = i0 + g + 8;
@@ -396,8 +428,8 @@ extern "C" __global__ void attention_flash_backward_dq(float* dq, const bf16* q,
   float D0 = live && r0 < T ? dsum[head + r0] : 0.0f, D1 = live && r1 < T ? dsum[head + r1] : 0.0f;
   unsigned qa[4][4], da[4][4];
   if (live) {
-    flash_frag_rows(qa, Q, i0, T, tq, g);
-    flash_frag_rows(da, DO, i0, T, tq, g);
+    flash_frag_rows(qa, Q, st, i0, T, tq, g);
+    flash_frag_rows(da, DO, dst, i0, T, tq, g);
   }
   float acc[8][4];
   #pragma unroll
@@ -405,9 +437,9 @@ extern "C" __global__ void attention_flash_backward_dq(float* dq, const bf16* q,
   int jend = min(T, (int)blockIdx.x * 64 + 64);
   for (int j0 = 0; j0 < jend; j0 += 64) {
     __syncthreads();
-    flash_tile(sm.k, K, j0, T, false);
-    flash_tile(sm.kt, K, j0, T, true);
-    flash_tile(sm.v, V, j0, T, false);
+    flash_tile(sm.k, K, st, j0, T, false);
+    flash_tile(sm.kt, K, st, j0, T, true);
+    flash_tile(sm.v, V, st, j0, T, false);
     __syncthreads();
     if (!live) continue;
     float s[8][4], dp[8][4];
@@ -426,14 +458,24 @@ extern "C" __global__ void attention_flash_backward_dq(float* dq, const bf16* q,
     flash_times(acc, s, sm.kt, tq, g);
   }
   if (!live) return;
+  X* DQ = flash_out(dqkv, T, NH, 3);
+  int C3 = 3 * NH * FA_HS;
   #pragma unroll
-  for (int nt = 0; nt < 8; nt++)
-    #pragma unroll
-    for (int e = 0; e < 2; e++) {
-      int col = nt * 8 + tq * 2 + e;
-      if (r0 < T) dq[(head + r0) * FA_HS + col] = acc[nt][e] * scale;
-      if (r1 < T) dq[(head + r1) * FA_HS + col] = acc[nt][2 + e] * scale;
-    }
+  for (int nt = 0; nt < 8; nt++) {
+    int col = nt * 8 + tq * 2;
+    if (r0 < T) st_pair(DQ, (i64)r0 * C3 + col, acc[nt][0] * scale, acc[nt][1] * scale);
+    if (r1 < T) st_pair(DQ, (i64)r1 * C3 + col, acc[nt][2] * scale, acc[nt][3] * scale);
+  }
+}
+extern "C" __global__ void attention_flash_backward_dq(float* dqkv, const bf16* q, const bf16* k, const bf16* v, i64 sb,
+                                                       int sh, int st, const bf16* dout, i64 dsb, int dsh, int dst,
+                                                       const float* lse, const float* dsum, int T, int NH, float scale) {
+  attention_flash_backward_dq_t(dqkv, q, k, v, sb, sh, st, dout, dsb, dsh, dst, lse, dsum, T, NH, scale);
+}
+extern "C" __global__ void attention_flash_backward_dq_h(bf16* dqkv, const bf16* q, const bf16* k, const bf16* v, i64 sb,
+                                                         int sh, int st, const bf16* dout, i64 dsb, int dsh, int dst,
+                                                         const float* lse, const float* dsum, int T, int NH, float scale) {
+  attention_flash_backward_dq_t(dqkv, q, k, v, sb, sh, st, dout, dsb, dsh, dst, lse, dsum, T, NH, scale);
 }
 
 struct alignas(16) FlashDkdvTiles {
@@ -441,20 +483,22 @@ struct alignas(16) FlashDkdvTiles {
   float lse[64], dsum[64];
 };
 
-extern "C" __global__ void attention_flash_backward_dkdv(float* dk, float* dv, const bf16* q, const bf16* k, const bf16* v,
-                                                         const bf16* dout, const float* lse, const float* dsum, int T,
-                                                         float scale) {
+template <class X>
+__device__ void attention_flash_backward_dkdv_t(X* dqkv, const bf16* q, const bf16* k, const bf16* v, i64 sb, int sh,
+                                                int st, const bf16* dout, i64 dsb, int dsh, int dst, const float* lse,
+                                                const float* dsum, int T, int NH, float scale) {
   __shared__ FlashDkdvTiles sm;
   int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, tq = lane & 3;
   i64 head = (i64)blockIdx.y * T;
-  const bf16 *Q = q + head * FA_HS, *K = k + head * FA_HS, *V = v + head * FA_HS, *DO = dout + head * FA_HS;
+  const bf16 *Q = flash_head(q, NH, sb, sh), *K = flash_head(k, NH, sb, sh), *V = flash_head(v, NH, sb, sh);
+  const bf16* DO = flash_head(dout, NH, dsb, dsh);
   int c0 = blockIdx.x * 64 + warp * 16;  // this warp's first key
   bool live = c0 < T;
   int k0 = c0 + g, k1 = c0 + g + 8;  // the two keys of this lane
   unsigned ka[4][4], va[4][4];
   if (live) {
-    flash_frag_rows(ka, K, c0, T, tq, g);
-    flash_frag_rows(va, V, c0, T, tq, g);
+    flash_frag_rows(ka, K, st, c0, T, tq, g);
+    flash_frag_rows(va, V, st, c0, T, tq, g);
   }
   float dkacc[8][4], dvacc[8][4];
   #pragma unroll
@@ -463,10 +507,10 @@ extern "C" __global__ void attention_flash_backward_dkdv(float* dk, float* dv, c
     for (int e = 0; e < 4; e++) dkacc[nt][e] = dvacc[nt][e] = 0.0f;
   for (int i0 = blockIdx.x * 64; i0 < T; i0 += 64) {  // the queries that see the block's keys
     __syncthreads();
-    flash_tile(sm.q, Q, i0, T, false);
-    flash_tile(sm.qt, Q, i0, T, true);
-    flash_tile(sm.d, DO, i0, T, false);
-    flash_tile(sm.dt, DO, i0, T, true);
+    flash_tile(sm.q, Q, st, i0, T, false);
+    flash_tile(sm.qt, Q, st, i0, T, true);
+    flash_tile(sm.d, DO, dst, i0, T, false);
+    flash_tile(sm.dt, DO, dst, i0, T, true);
     if (threadIdx.x < 64) {
       int row = i0 + threadIdx.x;
       sm.lse[threadIdx.x] = row < T ? lse[head + row] : 0.0f;
@@ -494,18 +538,29 @@ extern "C" __global__ void attention_flash_backward_dkdv(float* dk, float* dv, c
     flash_times(dkacc, dp, sm.qt, tq, g);
   }
   if (!live) return;
+  int C = NH * FA_HS;
+  X* DK = flash_out(dqkv, T, NH, 3) + C;
+  X* DV = DK + C;
   #pragma unroll
-  for (int nt = 0; nt < 8; nt++)
-    #pragma unroll
-    for (int e = 0; e < 2; e++) {
-      int col = nt * 8 + tq * 2 + e;
-      if (k0 < T) {
-        dk[(head + k0) * FA_HS + col] = dkacc[nt][e] * scale;
-        dv[(head + k0) * FA_HS + col] = dvacc[nt][e];
-      }
-      if (k1 < T) {
-        dk[(head + k1) * FA_HS + col] = dkacc[nt][2 + e] * scale;
-        dv[(head + k1) * FA_HS + col] = dvacc[nt][2 + e];
-      }
+  for (int nt = 0; nt < 8; nt++) {
+    int col = nt * 8 + tq * 2;
+    if (k0 < T) {
+      st_pair(DK, (i64)k0 * 3 * C + col, dkacc[nt][0] * scale, dkacc[nt][1] * scale);
+      st_pair(DV, (i64)k0 * 3 * C + col, dvacc[nt][0], dvacc[nt][1]);
     }
+    if (k1 < T) {
+      st_pair(DK, (i64)k1 * 3 * C + col, dkacc[nt][2] * scale, dkacc[nt][3] * scale);
+      st_pair(DV, (i64)k1 * 3 * C + col, dvacc[nt][2], dvacc[nt][3]);
+    }
+  }
+}
+extern "C" __global__ void attention_flash_backward_dkdv(float* dqkv, const bf16* q, const bf16* k, const bf16* v, i64 sb,
+                                                         int sh, int st, const bf16* dout, i64 dsb, int dsh, int dst,
+                                                         const float* lse, const float* dsum, int T, int NH, float scale) {
+  attention_flash_backward_dkdv_t(dqkv, q, k, v, sb, sh, st, dout, dsb, dsh, dst, lse, dsum, T, NH, scale);
+}
+extern "C" __global__ void attention_flash_backward_dkdv_h(bf16* dqkv, const bf16* q, const bf16* k, const bf16* v, i64 sb,
+                                                           int sh, int st, const bf16* dout, i64 dsb, int dsh, int dst,
+                                                           const float* lse, const float* dsum, int T, int NH, float scale) {
+  attention_flash_backward_dkdv_t(dqkv, q, k, v, sb, sh, st, dout, dsb, dsh, dst, lse, dsum, T, NH, scale);
 }
