@@ -394,6 +394,8 @@ func TestConstants(t *testing.T) {
 		"CUBLASLT_MATMUL_DESC_EPILOGUE": ltDescEpilogue, "CUBLASLT_MATMUL_DESC_BIAS_POINTER": ltDescBiasPointer,
 		"CUBLASLT_EPILOGUE_BIAS":                      ltEpilogueBias,
 		"CUBLASLT_EPILOGUE_GELU_AUX_BIAS":             ltEpilogueGeluAuxBias,
+		"CUBLASLT_EPILOGUE_DGELU":                     ltEpilogueDGelu,
+		"CUBLASLT_EPILOGUE_BGRADA":                    ltEpilogueBgradA,
 		"CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER":   ltDescEpilogueAux,
 		"CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD":        ltDescEpilogueAuxLd,
 		"CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT":          ltLayoutBatchCount,

@@ -26,6 +26,8 @@ const (
 	ltDescBiasPointer     = 8   // CUBLASLT_MATMUL_DESC_BIAS_POINTER
 	ltEpilogueBias        = 4   // CUBLASLT_EPILOGUE_BIAS
 	ltEpilogueGeluAuxBias = 164 // CUBLASLT_EPILOGUE_GELU_AUX_BIAS
+	ltEpilogueDGelu       = 192 // CUBLASLT_EPILOGUE_DGELU
+	ltEpilogueBgradA      = 256 // CUBLASLT_EPILOGUE_BGRADA
 	ltDescEpilogueAux     = 11  // CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER
 	ltDescEpilogueAuxLd   = 12  // CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD
 	ltDescTransB          = 4   // CUBLASLT_MATMUL_DESC_TRANSB
@@ -111,7 +113,11 @@ func blasCheck(what string, s blasStatus) error {
 // c is fp32. Batch > 1 repeats it with element strides sa, sb, sc. With bias (fp32, N
 // values; batch 1 only), c = op(a)·op(b) + bias broadcast over the rows, by cuBLASLt's bias
 // epilogue; with geluAux too (fp32 (M,N), row stride ldc), geluAux gets that and c = gelu of
-// it (GPT-2's tanh form), by the GELU_AUX_BIAS epilogue. A device without an algorithm for an
+// it (GPT-2's tanh form), by the GELU_AUX_BIAS epilogue. With dgeluAux (c's type, (M,N), row
+// stride ldc), c = gelu'(dgeluAux) ⊙ (op(a)·op(b) + beta·c), by the DGELU epilogue: GELU's
+// backward pass fused with the product before it. With bgrad (fp32, N values), bgrad = the
+// column sums of op(b), overwritten, by the BGRADA epilogue (cuBLAS's A is our b): a layer's bias
+// gradient from the product of its weight gradient. A device without an algorithm for an
 // epilogue returns errNoEpilogue and does nothing. With cBF16, c, and bias and geluAux with
 // it, are bf16 (a bf16 activation).
 type gemmArgs struct {
@@ -124,7 +130,39 @@ type gemmArgs struct {
 	beta           float32
 	bias           uintptr
 	geluAux        uintptr
+	dgeluAux       uintptr
+	bgrad          uintptr
 	cBF16          bool
+}
+
+// epilogue is the cuBLASLt epilogue a product asks for, 0 for none.
+func (a gemmArgs) epilogue() uint32 {
+	switch {
+	case a.geluAux != 0:
+		return ltEpilogueGeluAuxBias
+	case a.bias != 0:
+		return ltEpilogueBias
+	case a.dgeluAux != 0:
+		return ltEpilogueDGelu
+	case a.bgrad != 0:
+		return ltEpilogueBgradA
+	}
+	return 0
+}
+
+// check refuses what no epilogue does: two at once, one with a batch, GELU without a bias.
+func (a gemmArgs) check() error {
+	n := 0
+	for _, p := range []uintptr{a.bias, a.dgeluAux, a.bgrad} {
+		if p != 0 {
+			n++
+		}
+	}
+	switch {
+	case n > 1, n == 1 && a.batch > 1, a.geluAux != 0 && a.bias == 0, a.bgrad != 0 && a.cBF16:
+		return fmt.Errorf("gemm %+v: epilogues two at once, with a batch, GELU without a bias, or a bias gradient beside bf16", a)
+	}
+	return nil
 }
 
 // errNoEpilogue is gemm's error when cuBLASLt has no algorithm for a product with the bias
@@ -138,10 +176,9 @@ type planKey struct {
 	sa, sb, sc             int64
 	batch                  int
 	alA, alB, alC          uint32
-	bias                   bool
-	alBias                 uint32
-	gelu                   bool
-	alAux                  uint32
+	epilogue               uint32 // 0 for none
+	alBias                 uint32 // of the bias or the bias gradient
+	alAux                  uint32 // of the aux matrix, for GELU or its gradient
 	cBF16                  bool
 }
 
@@ -198,11 +235,10 @@ func (g *cudaDevice) newPlan(k planKey) (*plan, error) {
 	if err := blasCheck("set TRANSB", lt.cublasLtMatmulDescSetAttribute(p.desc, ltDescTransB, unsafe.Pointer(&B.op), 4)); err != nil {
 		return nil, err
 	}
-	if k.bias {
+	if epi := k.epilogue; epi != 0 {
 		// the heuristic reads the pointers' alignment: ones of the alignments the key has
-		epi, ptr := uint32(ltEpilogueBias), uint64(k.alBias)
-		if k.gelu {
-			epi = ltEpilogueGeluAuxBias
+		ptr := uint64(k.alBias)
+		if epi == ltEpilogueGeluAuxBias || epi == ltEpilogueDGelu {
 			aux, ld := uint64(k.alAux), int64(k.ldc)
 			if err := blasCheck("set EPILOGUE_AUX_POINTER", lt.cublasLtMatmulDescSetAttribute(p.desc, ltDescEpilogueAux, unsafe.Pointer(&aux), 8)); err != nil {
 				return nil, err
@@ -214,8 +250,10 @@ func (g *cudaDevice) newPlan(k planKey) (*plan, error) {
 		if err := blasCheck("set EPILOGUE", lt.cublasLtMatmulDescSetAttribute(p.desc, ltDescEpilogue, unsafe.Pointer(&epi), 4)); err != nil {
 			return nil, err
 		}
-		if err := blasCheck("set BIAS_POINTER", lt.cublasLtMatmulDescSetAttribute(p.desc, ltDescBiasPointer, unsafe.Pointer(&ptr), 8)); err != nil {
-			return nil, err
+		if epi != ltEpilogueDGelu {
+			if err := blasCheck("set BIAS_POINTER", lt.cublasLtMatmulDescSetAttribute(p.desc, ltDescBiasPointer, unsafe.Pointer(&ptr), 8)); err != nil {
+				return nil, err
+			}
 		}
 	}
 	layout := func(out *uintptr, typ int32, x colMajor) error {
@@ -281,16 +319,16 @@ func (g *cudaDevice) gemm(a gemmArgs) error {
 		}
 		return alignment(p)
 	}
+	if err := a.check(); err != nil {
+		return err
+	}
 	k := planKey{transA: a.transA, transB: a.transB, M: a.M, N: a.N, K: a.K, lda: a.lda, ldb: a.ldb, ldc: a.ldc,
 		sa: a.sa, sb: a.sb, sc: a.sc, batch: a.batch, alA: al(a.a, a.sa, 2), alB: al(a.b, a.sb, 2), alC: al(a.c, a.sc, 4),
-		bias: a.bias != 0, alBias: alignment(a.bias), gelu: a.geluAux != 0, alAux: alignment(a.geluAux), cBF16: a.cBF16}
+		epilogue: a.epilogue(), alBias: alignment(a.bias | a.bgrad), alAux: alignment(a.geluAux | a.dgeluAux), cBF16: a.cBF16}
 	if a.cBF16 {
 		k.alC = al(a.c, a.sc, 2)
 	}
-	if a.bias != 0 && a.batch > 1 || a.geluAux != 0 && a.bias == 0 {
-		return fmt.Errorf("gemm %+v: an epilogue with a batch, or GELU without a bias", k)
-	}
-	if a.geluAux != 0 && a.ldc%8 != 0 { // cuBLASLt's rule for the aux matrix
+	if (a.geluAux != 0 || a.dgeluAux != 0) && a.ldc%8 != 0 { // cuBLASLt's rule for the aux matrix
 		return errNoEpilogue
 	}
 	p := g.plans[k]
@@ -305,16 +343,17 @@ func (g *cudaDevice) gemm(a gemmArgs) error {
 	if a.K == 0 {
 		return fmt.Errorf("gemm %+v: empty inner dimension", k)
 	}
-	if a.bias != 0 {
+	if k.epilogue != 0 {
 		if !p.ok {
 			return errNoEpilogue
 		}
-		ptr := uint64(a.bias)
-		if err := blasCheck("set BIAS_POINTER", g.lt.cublasLtMatmulDescSetAttribute(p.desc, ltDescBiasPointer, unsafe.Pointer(&ptr), 8)); err != nil {
-			return err
+		if ptr := uint64(a.bias | a.bgrad); ptr != 0 {
+			if err := blasCheck("set BIAS_POINTER", g.lt.cublasLtMatmulDescSetAttribute(p.desc, ltDescBiasPointer, unsafe.Pointer(&ptr), 8)); err != nil {
+				return err
+			}
 		}
-		if a.geluAux != 0 {
-			aux := uint64(a.geluAux)
+		if a.geluAux != 0 || a.dgeluAux != 0 {
+			aux := uint64(a.geluAux | a.dgeluAux)
 			if err := blasCheck("set EPILOGUE_AUX_POINTER", g.lt.cublasLtMatmulDescSetAttribute(p.desc, ltDescEpilogueAux, unsafe.Pointer(&aux), 8)); err != nil {
 				return err
 			}

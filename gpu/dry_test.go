@@ -178,13 +178,23 @@ func (d *dryDevice) gemm(a gemmArgs) error {
 	if err := operand("c", a.c, ckind, a.M, a.N, a.ldc, a.sc); err != nil {
 		return err
 	}
+	if err := a.check(); err != nil {
+		return err
+	}
+	if a.epilogue() != 0 && d.noEpilogue {
+		return errNoEpilogue
+	}
+	if a.dgeluAux != 0 {
+		if err := operand("dgeluAux", a.dgeluAux, ckind, a.M, a.N, a.ldc, 0); err != nil {
+			return err
+		}
+	}
+	if a.bgrad != 0 {
+		if err := d.span(fmt.Sprintf("gemm %+v: bgrad", a), a.bgrad, kF32P, uintptr(4*a.N)); err != nil {
+			return err
+		}
+	}
 	if a.bias != 0 {
-		if batch > 1 {
-			return fmt.Errorf("gemm %+v: a bias with a batch", a)
-		}
-		if d.noEpilogue {
-			return errNoEpilogue
-		}
 		if a.geluAux != 0 {
 			if err := operand("geluAux", a.geluAux, ckind, a.M, a.N, a.ldc, 0); err != nil {
 				return err
@@ -210,7 +220,7 @@ func TestDryRun(t *testing.T) {
 		noHalf          bool // every activation in fp32
 	}{
 		{trainer.Config{VocabSize: 3, Context: 11, Layers: 3, Heads: 3, Dim: 48}, 5, 11, true, false, false},
-		{trainer.Config{VocabSize: 1001, Context: 64, Layers: 2, Heads: 4, Dim: 128}, 3, 37, false, false, true},
+		{trainer.Config{VocabSize: 1001, Context: 64, Layers: 2, Heads: 4, Dim: 128}, 3, 37, true, false, true},
 		{trainer.Config{VocabSize: 1001, Context: 64, Layers: 2, Heads: 2, Dim: 128}, 3, 37, false, false, true}, // flash, fp32
 		{trainer.Config{VocabSize: 1001, Context: 130, Layers: 2, Heads: 2, Dim: 128}, 3, 130, false, true, false},
 		{trainer.Config{VocabSize: 50257, Context: 1024, Layers: 2, Heads: 12, Dim: 768}, 2, 1024, false, false, false},

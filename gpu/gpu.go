@@ -44,6 +44,9 @@ type GPU struct {
 	NoFlash, NoFlashBackward bool
 	// NoHalf keeps every activation in fp32 (AllocHalf is Alloc)
 	NoHalf bool
+	// NoBiasGradEpilogue sums the bias gradients with matmul_backward_bias instead of in the
+	// weight gradient's product
+	NoBiasGradEpilogue bool
 	// the bf16 copies of the weights the products read, by address; a copy made at generation
 	// gen is good while nothing has written device memory from the host or by AdamW since
 	w16 map[uintptr]weight16
@@ -111,11 +114,12 @@ func (g *GPU) timed(name string, f func()) {
 }
 
 var (
-	_ trainer.Backend             = (*GPU)(nil)
-	_ trainer.FusedClassifier     = (*GPU)(nil)
-	_ trainer.AttentionKeeper     = (*GPU)(nil)
-	_ trainer.MatmulGeluer        = (*GPU)(nil)
-	_ trainer.ResidualLayerNormer = (*GPU)(nil)
+	_ trainer.Backend              = (*GPU)(nil)
+	_ trainer.FusedClassifier      = (*GPU)(nil)
+	_ trainer.AttentionKeeper      = (*GPU)(nil)
+	_ trainer.MatmulGeluer         = (*GPU)(nil)
+	_ trainer.MatmulGeluBackwarder = (*GPU)(nil)
+	_ trainer.ResidualLayerNormer  = (*GPU)(nil)
 )
 
 type scratchBuf struct {
@@ -614,8 +618,48 @@ func (g *GPU) MatmulBackward(dinp, dweight, dbias trainer.Buf, dout, inp, weight
 	w := g.weight(weight, C*OC)
 	g.gemm(gemmArgs{transB: true, M: N, N: C, K: OC, a: uintptr(d), lda: OC, b: uintptr(w), ldb: OC, c: dinp.Dev, ldc: C,
 		cBF16: dinp.Half})
+	g.weightGrads(dweight, dbias, d, dout, inp, N, C, OC)
+}
+
+// MatmulGeluBackward is MatmulBackward with GeluBackward after it, for the MLP's second layer:
+// dpre (N,C) = (dout · weightᵀ) ⊙ gelu'(pre), by cuBLASLt's DGELU epilogue (else the product,
+// then gelu_backward in place).
+func (g *GPU) MatmulGeluBackward(dpre, dweight, dbias trainer.Buf, dout, inp, weight, pre trainer.Buf, N, C, OC int) {
+	defer g.enter()()
+	gelu := g.kernelFor("gelu_backward", dpre, pre) // the aux matrix has the output's type
+	d := g.in16("mm.a", dout, N*OC)
+	w := g.weight(weight, C*OC)
+	mm := gemmArgs{transB: true, M: N, N: C, K: OC, a: uintptr(d), lda: OC, b: uintptr(w), ldb: OC, c: dpre.Dev, ldc: C,
+		cBF16: dpre.Half, dgeluAux: pre.Dev}
+	if err := g.gemmErr(mm); err == errNoEpilogue {
+		mm.dgeluAux = 0
+		g.gemm(mm)
+		g.launch1D(gelu, int64(N*C), act(dpre), act(pre), act(dpre), int64(N*C))
+	} else {
+		g.must(err)
+	}
+	g.weightGrads(dweight, dbias, d, dout, inp, N, C, OC)
+}
+
+// weightGrads: dweight (C,OC) += inpᵀ · dout, with d the bf16 dout; dbias += Σ rows of dout.
+// When dout is a bf16 activation (d is then dout itself), the sums come from the same product
+// by cuBLASLt's BGRADA epilogue, into a scratch vector then added (the epilogue overwrites, and
+// gradients accumulate); else, and where it has no algorithm, from matmul_backward_bias, which
+// sums an fp32 dout exactly.
+func (g *GPU) weightGrads(dweight, dbias trainer.Buf, d bf16p, dout, inp trainer.Buf, N, C, OC int) {
 	x := g.in16("mm.c", inp, N*C)
-	g.gemm(gemmArgs{transA: true, M: C, N: OC, K: N, a: uintptr(x), lda: C, b: uintptr(d), ldb: OC, c: dweight.Dev, ldc: OC, beta: 1})
+	mm := gemmArgs{transA: true, M: C, N: OC, K: N, a: uintptr(x), lda: C, b: uintptr(d), ldb: OC, c: dweight.Dev, ldc: OC, beta: 1}
+	if dout.Half && !g.NoBiasGradEpilogue {
+		mm.bgrad = g.get("mm.bgrad", kF32P, OC)
+		err := g.gemmErr(mm)
+		if err != errNoEpilogue {
+			g.must(err)
+			g.launch1D("residual_forward", int64(OC), f32p(dbias.Dev), f32p(dbias.Dev), f32p(mm.bgrad), int64(OC))
+			return
+		}
+		mm.bgrad = 0
+	}
+	g.gemm(mm)
 	g.launchColumns(g.kernelFor("matmul_backward_bias", dout), OC, N, f32p(dbias.Dev), act(dout), int32(N), int32(OC),
 		int32(rowsPerBlock))
 }
@@ -874,10 +918,15 @@ func (g *GPU) gemmErr(a gemmArgs) (err error) {
 		if a.batch > 1 {
 			name += fmt.Sprintf("×%d", a.batch)
 		}
-		if a.geluAux != 0 {
+		switch a.epilogue() {
+		case ltEpilogueGeluAuxBias:
 			name += "+gelu"
-		} else if a.bias != 0 {
+		case ltEpilogueBias:
 			name += "+bias"
+		case ltEpilogueDGelu:
+			name += "+dgelu"
+		case ltEpilogueBgradA:
+			name += "+bgrad"
 		}
 	}
 	g.timed(name, func() { err = g.dev.gemm(a) })

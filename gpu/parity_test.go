@@ -263,7 +263,19 @@ func opCases() []opCase {
 					"dout": randn(rng, s.N*s.OC, 1), "inp": randn(rng, s.N*s.C, 1), "w": randn(rng, s.C*s.OC, 0.02)},
 				run: func(be trainer.Backend, b map[string]trainer.Buf) {
 					be.MatmulBackward(b["dinp"], b["dw"], b["db"], b["dout"], b["inp"], b["w"], s.N, s.C, s.OC)
-				}, check: []string{"dinp", "dw", "db"}})
+				}, check: []string{"dinp", "dw", "db"}},
+			opCase{name: fmt.Sprintf("matmul_gelu_backward_%dx%dx%d", s.N, s.C, s.OC), tol: 1e-2, twice: true,
+				bufs: map[string][]float32{"dpre": zeros(s.N * s.C), "dw": zeros(s.C * s.OC), "db": zeros(s.OC),
+					"dout": randn(rng, s.N*s.OC, 1), "inp": randn(rng, s.N*s.C, 1), "w": randn(rng, s.C*s.OC, 0.02),
+					"pre": randn(rng, s.N*s.C, 1.5)},
+				run: func(be trainer.Backend, b map[string]trainer.Buf) {
+					if mg, ok := be.(trainer.MatmulGeluBackwarder); ok {
+						mg.MatmulGeluBackward(b["dpre"], b["dw"], b["db"], b["dout"], b["inp"], b["w"], b["pre"], s.N, s.C, s.OC)
+						return
+					}
+					be.MatmulBackward(b["dpre"], b["dw"], b["db"], b["dout"], b["inp"], b["w"], s.N, s.C, s.OC)
+					be.GeluBackward(b["dpre"], b["pre"], b["dpre"], s.N*s.C)
+				}, check: []string{"dpre", "dw", "db"}})
 	}
 	return cases
 }

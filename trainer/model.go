@@ -234,6 +234,14 @@ type MatmulGeluer interface {
 	MatmulGeluForward(pre, out Buf, inp, weight, bias Buf, N, C, OC int)
 }
 
+// MatmulGeluBackwarder is a Backend that fuses the backward pass of a Conv1D layer with that of
+// the GELU before it (the MLP's second layer): dpre (N,C) = (dout · weightᵀ) ⊙ gelu'(pre), and
+// dweight, dbias as MatmulBackward. Model.backward uses it in place of MatmulBackward then
+// GeluBackward.
+type MatmulGeluBackwarder interface {
+	MatmulGeluBackward(dpre, dweight, dbias Buf, dout, inp, weight, pre Buf, N, C, OC int)
+}
+
 // FusedClassifier is a Backend that computes the loss and its gradient in one pass over the
 // logits (N,V), never storing the probabilities: losses (N) as CrossEntropyForward, and the
 // logits become dlogits = scale · (softmax − onehot(targets)) in place, 0 in the rows of
@@ -484,8 +492,12 @@ func (m *Model) backward(be Backend, g Params, acts Activations, tokens, targets
 		}
 		// residual3 = residual2 + fcproj: both get dresidual, which stays as residual2's
 		dfch := acts.dBT4C
-		be.MatmulBackward(dfch, gw.FcProjW, gw.FcProjB, dresidual, a.FchGelu, w.FcProjW, N, 4*C, C)
-		be.GeluBackward(dfch, a.Fch, dfch, N*4*C)
+		if mg, ok := be.(MatmulGeluBackwarder); ok {
+			mg.MatmulGeluBackward(dfch, gw.FcProjW, gw.FcProjB, dresidual, a.FchGelu, w.FcProjW, a.Fch, N, 4*C, C)
+		} else {
+			be.MatmulBackward(dfch, gw.FcProjW, gw.FcProjB, dresidual, a.FchGelu, w.FcProjW, N, 4*C, C)
+			be.GeluBackward(dfch, a.Fch, dfch, N*4*C)
+		}
 		dln2 := acts.dBTC
 		be.MatmulBackward(dln2, gw.FcW, gw.FcB, dfch, a.Ln2, w.FcW, N, C, 4*C)
 		be.LayerNormBackward(dresidual, gw.Ln2W, gw.Ln2B, dln2, a.Residual2, w.Ln2W, a.Ln2Mean, a.Ln2Rstd, N, C)
