@@ -77,6 +77,10 @@ run)
   }
   phase info 20 bash -c 'nvidia-smi; nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv; python3 -c "import torch; print(torch.__version__, torch.version.cuda, torch.cuda.get_device_name())"'
   phase ops 100 "$build/gpu.test" -test.run 'TestGPUOps|TestGPUClassifierFused|TestGPUSumSquares|TestGPUAttention|TestGPUModel|TestProfile|TestGPUNCCL' -test.v
+  if grep -q -- '--- FAIL' "$OUT/logs/ops.log"; then # which part: the flash kernels, or cuBLASLt's epilogues?
+    PIPE_GPU_FLASH=0 phase ops-noflash 45 "$build/gpu.test" -test.run 'TestGPUOps|TestGPUModel' -test.v
+    PIPE_GPU_EPILOGUES=0 phase ops-noepilogues 45 "$build/gpu.test" -test.run 'TestGPUOps|TestGPUModel' -test.v
+  fi
   phase training 90 "$build/gpu.test" -test.run 'TestGPUTraining' -test.v
   PIPE_GPU_BENCH=1 PIPE_BENCH_OUT="$OUT/bench-go.json" phase bench-go 80 "$build/gpu.test" -test.run 'TestBenchGPT2' -test.v
   B=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["batch"])' "$OUT/bench-go.json" 2>/dev/null || echo 16)

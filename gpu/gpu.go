@@ -44,9 +44,9 @@ type GPU struct {
 	NoFlash, NoFlashBackward bool
 	// NoHalf keeps every activation in fp32 (AllocHalf is Alloc)
 	NoHalf bool
-	// NoBiasGradEpilogue sums the bias gradients with matmul_backward_bias instead of in the
-	// weight gradient's product
-	NoBiasGradEpilogue bool
+	// NoEpilogues runs every product without cuBLASLt's epilogues, as where its heuristic
+	// offers none: the bias, GELU, its gradient and the bias gradient by kernels of ours
+	NoEpilogues bool
 	// the bf16 copies of the weights the products read, by address; a copy made at generation
 	// gen is good while nothing has written device memory from the host or by AdamW since
 	w16 map[uintptr]weight16
@@ -150,10 +150,11 @@ func Recover(err *error) {
 // ErrNoDevice when there is no driver or no device.
 //
 // $PIPE_GPU_FLASH (1, the default; forward: the flash forward with the cuBLAS backward; 0: no
-// flash kernels) and $PIPE_GPU_HALF (1, the default: bf16 activations; 0: fp32) choose the
-// paths the fields NoFlash, NoFlashBackward and NoHalf choose, for runs of pipe train.
+// flash kernels), $PIPE_GPU_HALF (1, the default: bf16 activations; 0: fp32) and
+// $PIPE_GPU_EPILOGUES (1, the default; 0: none) choose the paths the fields NoFlash,
+// NoFlashBackward, NoHalf and NoEpilogues choose, for runs of pipe train.
 func New() (*GPU, error) {
-	var o struct{ noFlash, noFlashBackward, noHalf bool }
+	var o struct{ noFlash, noFlashBackward, noHalf, noEpilogues bool }
 	switch v := os.Getenv("PIPE_GPU_FLASH"); v {
 	case "", "1":
 	case "forward":
@@ -170,6 +171,13 @@ func New() (*GPU, error) {
 	default:
 		return nil, fmt.Errorf("$PIPE_GPU_HALF=%q: want 1 or 0", v)
 	}
+	switch v := os.Getenv("PIPE_GPU_EPILOGUES"); v {
+	case "", "1":
+	case "0":
+		o.noEpilogues = true
+	default:
+		return nil, fmt.Errorf("$PIPE_GPU_EPILOGUES=%q: want 1 or 0", v)
+	}
 	c, err := openCUDA()
 	if err != nil {
 		return nil, err
@@ -181,7 +189,7 @@ func New() (*GPU, error) {
 	if err != nil {
 		return nil, err
 	}
-	g.NoFlash, g.NoFlashBackward, g.NoHalf = o.noFlash, o.noFlashBackward, o.noHalf
+	g.NoFlash, g.NoFlashBackward, g.NoHalf, g.NoEpilogues = o.noFlash, o.noFlashBackward, o.noHalf, o.noEpilogues
 	return g, nil
 }
 
@@ -649,7 +657,7 @@ func (g *GPU) MatmulGeluBackward(dpre, dweight, dbias trainer.Buf, dout, inp, we
 func (g *GPU) weightGrads(dweight, dbias trainer.Buf, d bf16p, dout, inp trainer.Buf, N, C, OC int) {
 	x := g.in16("mm.c", inp, N*C)
 	mm := gemmArgs{transA: true, M: C, N: OC, K: N, a: uintptr(x), lda: C, b: uintptr(d), ldb: OC, c: dweight.Dev, ldc: OC, beta: 1}
-	if dout.Half && !g.NoBiasGradEpilogue {
+	if dout.Half {
 		mm.bgrad = g.get("mm.bgrad", kF32P, OC)
 		err := g.gemmErr(mm)
 		if err != errNoEpilogue {
@@ -912,6 +920,9 @@ func (g *GPU) gemm(a gemmArgs) { g.must(g.gemmErr(a)) }
 
 // gemmErr runs a product, timed when profiling, and returns its error.
 func (g *GPU) gemmErr(a gemmArgs) (err error) {
+	if g.NoEpilogues && a.epilogue() != 0 {
+		return errNoEpilogue
+	}
 	name := ""
 	if g.profile != nil {
 		name = fmt.Sprintf("gemm %dx%dx%d", a.M, a.N, a.K)

@@ -48,7 +48,7 @@ func TestSelect(t *testing.T) {
 // TestNewOptions checks $PIPE_GPU_FLASH and $PIPE_GPU_HALF: a value New does not know is an
 // error naming the variable before any library is looked for; known ones go on to the device.
 func TestNewOptions(t *testing.T) {
-	for _, c := range []struct{ name, value string }{{"PIPE_GPU_FLASH", "maybe"}, {"PIPE_GPU_HALF", "bf16"}} {
+	for _, c := range []struct{ name, value string }{{"PIPE_GPU_FLASH", "maybe"}, {"PIPE_GPU_HALF", "bf16"}, {"PIPE_GPU_EPILOGUES", "no"}} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Setenv(c.name, c.value)
 			_, err := New()
@@ -59,6 +59,7 @@ func TestNewOptions(t *testing.T) {
 	}
 	t.Setenv("PIPE_GPU_FLASH", "forward")
 	t.Setenv("PIPE_GPU_HALF", "0")
+	t.Setenv("PIPE_GPU_EPILOGUES", "0")
 	if _, err := New(); err != nil && !errors.Is(err, ErrNoDevice) {
 		t.Errorf("known values: %v", err)
 	}
