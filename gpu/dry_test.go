@@ -218,12 +218,13 @@ func TestDryRun(t *testing.T) {
 		noEpilogue      bool // as where cuBLASLt has no algorithm with the bias epilogue
 		noFlashBackward bool
 		noHalf          bool // every activation in fp32
+		lnMaxC          int  // as GPU.lnMaxC; 0: the default, -1: LayerNorm's backward pass unfused
 	}{
-		{trainer.Config{VocabSize: 3, Context: 11, Layers: 3, Heads: 3, Dim: 48}, 5, 11, true, false, false},
-		{trainer.Config{VocabSize: 1001, Context: 64, Layers: 2, Heads: 4, Dim: 128}, 3, 37, true, false, true},
-		{trainer.Config{VocabSize: 1001, Context: 64, Layers: 2, Heads: 2, Dim: 128}, 3, 37, false, false, true}, // flash, fp32
-		{trainer.Config{VocabSize: 1001, Context: 130, Layers: 2, Heads: 2, Dim: 128}, 3, 130, false, true, false},
-		{trainer.Config{VocabSize: 50257, Context: 1024, Layers: 2, Heads: 12, Dim: 768}, 2, 1024, false, false, false},
+		{trainer.Config{VocabSize: 3, Context: 11, Layers: 3, Heads: 3, Dim: 48}, 5, 11, true, false, false, -1},
+		{trainer.Config{VocabSize: 1001, Context: 64, Layers: 2, Heads: 4, Dim: 128}, 3, 37, true, false, true, -1},
+		{trainer.Config{VocabSize: 1001, Context: 64, Layers: 2, Heads: 2, Dim: 128}, 3, 37, false, false, true, 0}, // flash, fp32
+		{trainer.Config{VocabSize: 1001, Context: 130, Layers: 2, Heads: 2, Dim: 128}, 3, 130, false, true, false, 0},
+		{trainer.Config{VocabSize: 50257, Context: 1024, Layers: 2, Heads: 12, Dim: 768}, 2, 1024, false, false, false, 0},
 	} {
 		t.Run(fmt.Sprintf("V%d_T%d_C%d_NH%d_B%d", c.cfg.VocabSize, c.T, c.cfg.Dim, c.cfg.Heads, c.B), func(t *testing.T) {
 			dev := newDryDevice(t)
@@ -233,6 +234,9 @@ func TestDryRun(t *testing.T) {
 				t.Fatal(err)
 			}
 			g.NoFlashBackward, g.NoHalf = c.noFlashBackward, c.noHalf
+			if c.lnMaxC != 0 {
+				g.lnMaxC = c.lnMaxC
+			}
 			var runErr error
 			func() {
 				defer Recover(&runErr)

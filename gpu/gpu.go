@@ -38,6 +38,7 @@ type GPU struct {
 	// attOut is, by the same key, the output of each layer's flash forward pass, which its
 	// backward pass reads (the model keeps it for the projection after attention)
 	attOut map[uintptr]trainer.Buf
+	lnMaxC int // lnMaxC, or less
 	// NoFlash makes attention run as cuBLAS's batched products whatever the head size;
 	// NoFlashBackward keeps the flash forward but makes the weights again in the backward pass
 	// and runs it as cuBLAS's products
@@ -207,7 +208,7 @@ func newGPU(dev device, c *cudaDevice) (*GPU, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &GPU{dev: dev, cuda: c, sigs: sigs, scratch: map[string]scratchBuf{}, att: map[uintptr]scratchBuf{}, attOut: map[uintptr]trainer.Buf{},
+	return &GPU{dev: dev, cuda: c, sigs: sigs, scratch: map[string]scratchBuf{}, att: map[uintptr]scratchBuf{}, attOut: map[uintptr]trainer.Buf{}, lnMaxC: lnMaxC,
 		w16: map[uintptr]weight16{}}, nil
 }
 
@@ -571,10 +572,29 @@ func (g *GPU) ResidualLayerNormForward(residual, out, mean, rstd trainer.Buf, a,
 func (g *GPU) LayerNormBackward(dinp, dweight, dbias trainer.Buf, dout, inp, weight, mean, rstd trainer.Buf, N, C int) {
 	defer g.enter()()
 	g.fp32("LayerNormBackward", dinp, inp)
+	if C <= g.lnMaxC {
+		blocks := min((N+7)/8, 4*max(g.sms(), 1))
+		g.launch(g.kernelFor("layernorm_backward_fused", dout), [3]uint32{uint32(blocks), 1, 1}, [3]uint32{threads, 1, 1},
+			f32p(dinp.Dev), f32p(dweight.Dev), f32p(dbias.Dev), act(dout), f32p(inp.Dev), f32p(weight.Dev),
+			f32p(mean.Dev), f32p(rstd.Dev), int32(N), int32(C))
+		return
+	}
 	g.launchRows(g.kernelFor("layernorm_backward", dout), int64(N), f32p(dinp.Dev), act(dout), f32p(inp.Dev), f32p(weight.Dev),
 		f32p(mean.Dev), f32p(rstd.Dev), int32(N), int32(C))
 	g.launchColumns(g.kernelFor("layernorm_backward_params", dout), C, N, f32p(dweight.Dev), f32p(dbias.Dev), act(dout),
 		f32p(inp.Dev), f32p(mean.Dev), f32p(rstd.Dev), int32(N), int32(C), int32(rowsPerBlock))
+}
+
+// lnMaxC is the widest row layernorm_backward_fused takes (LN_MAXC in layernorm.cu); wider
+// ones take layernorm_backward then layernorm_backward_params (GPU.lnMaxC, which tests lower).
+const lnMaxC = 2048
+
+// sms is the device's count of multiprocessors, 0 on the emulated and dry devices.
+func (g *GPU) sms() int {
+	if g.cuda == nil {
+		return 0
+	}
+	return g.cuda.SMs
 }
 
 // MatmulForward: out (N,OC) = inp (N,C) · weight (C,OC) in bf16 + bias, the bias added by
@@ -649,15 +669,15 @@ func (g *GPU) MatmulGeluBackward(dpre, dweight, dbias trainer.Buf, dout, inp, we
 	g.weightGrads(dweight, dbias, d, dout, inp, N, C, OC)
 }
 
-// weightGrads: dweight (C,OC) += inpᵀ · dout, with d the bf16 dout; dbias += Σ rows of dout.
-// When dout is a bf16 activation (d is then dout itself), the sums come from the same product
-// by cuBLASLt's BGRADA epilogue, into a scratch vector then added (the epilogue overwrites, and
-// gradients accumulate); else, and where it has no algorithm, from matmul_backward_bias, which
-// sums an fp32 dout exactly.
+// weightGrads: dweight (C,OC) += inpᵀ · dout, with d dout in bf16; dbias += Σ rows of dout.
+// The sums come from the same product by cuBLASLt's BGRADA epilogue, which sums d, into a
+// scratch vector then added (the epilogue overwrites, and gradients accumulate), as PyTorch's
+// bf16 autocast sums the bf16 gradient; with fp32 activations (NoHalf), and where cuBLASLt has
+// no algorithm, matmul_backward_bias sums dout as it is.
 func (g *GPU) weightGrads(dweight, dbias trainer.Buf, d bf16p, dout, inp trainer.Buf, N, C, OC int) {
 	x := g.in16("mm.c", inp, N*C)
 	mm := gemmArgs{transA: true, M: C, N: OC, K: N, a: uintptr(x), lda: C, b: uintptr(d), ldb: OC, c: dweight.Dev, ldc: OC, beta: 1}
-	if dout.Half {
+	if !g.NoHalf {
 		mm.bgrad = g.get("mm.bgrad", kF32P, OC)
 		err := g.gemmErr(mm)
 		if err != errNoEpilogue {

@@ -72,6 +72,56 @@ extern "C" __global__ void layernorm_backward_h(float* dinp, const bf16* dout, c
   layernorm_backward_t(dinp, dout, inp, weight, mean, rstd, N, C);
 }
 
+// layernorm_backward_fused is layernorm_backward and layernorm_backward_params in one pass over
+// dout and inp, for C ≤ LN_MAXC: a warp per row, the grid's warps stepping over the rows; each
+// block sums its rows' dweight and dbias terms in shared memory, then adds them to the global
+// sums with one atomic per column.
+#define LN_MAXC 2048
+template <class T>
+__device__ void layernorm_backward_fused_t(float* dinp, float* dweight, float* dbias, const T* dout, const float* inp,
+                                           const float* weight, const float* mean, const float* rstd, int N, int C) {
+  __shared__ float sdw[LN_MAXC], sdb[LN_MAXC];
+  for (int i = threadIdx.x; i < C; i += blockDim.x) sdw[i] = sdb[i] = 0.0f;
+  __syncthreads();
+  int lane = threadIdx.x % 32, warps = blockDim.x / 32;
+  for (int row = blockIdx.x * warps + threadIdx.x / 32; row < N; row += gridDim.x * warps) {
+    const float* x = inp + (i64)row * C;
+    const T* d = dout + (i64)row * C;
+    float* di = dinp + (i64)row * C;
+    float m = mean[row], s = rstd[row];
+    float dnormMean = 0.0f, dnormNormMean = 0.0f;
+    for (int i = lane; i < C; i += 32) {
+      float dnorm = weight[i] * ld(d, i);
+      dnormMean += dnorm;
+      dnormNormMean += dnorm * (x[i] - m) * s;
+    }
+    dnormMean = warp_sum(dnormMean) / C;
+    dnormNormMean = warp_sum(dnormNormMean) / C;
+    for (int i = lane; i < C; i += 32) {
+      float norm = (x[i] - m) * s, dy = ld(d, i);
+      float dnorm = weight[i] * dy;
+      di[i] += (dnorm - dnormMean - norm * dnormNormMean) * s;
+      atomicAdd(&sdw[i], norm * dy);
+      atomicAdd(&sdb[i], dy);
+    }
+  }
+  __syncthreads();
+  for (int i = threadIdx.x; i < C; i += blockDim.x) {
+    atomicAdd(&dweight[i], sdw[i]);
+    atomicAdd(&dbias[i], sdb[i]);
+  }
+}
+extern "C" __global__ void layernorm_backward_fused(float* dinp, float* dweight, float* dbias, const float* dout,
+                                                    const float* inp, const float* weight, const float* mean,
+                                                    const float* rstd, int N, int C) {
+  layernorm_backward_fused_t(dinp, dweight, dbias, dout, inp, weight, mean, rstd, N, C);
+}
+extern "C" __global__ void layernorm_backward_fused_h(float* dinp, float* dweight, float* dbias, const bf16* dout,
+                                                      const float* inp, const float* weight, const float* mean,
+                                                      const float* rstd, int N, int C) {
+  layernorm_backward_fused_t(dinp, dweight, dbias, dout, inp, weight, mean, rstd, N, C);
+}
+
 // layernorm_backward_params: dweight, dbias (C) += sums over the rows; a thread per column sums
 // rowsPerBlock rows (blockIdx.y picks which) and adds atomically.
 template <class T>
