@@ -167,6 +167,8 @@ extern "C" __global__ void attention_decode(float* out, float* att, float* kcach
 }
 
 #define FA_HS 64  // the head size of the flash kernels
+#define LOG2E 1.4426950408889634f
+#define LN2 0.6931471805599453f
 #define FA_LD 72  // the row stride of their shared-memory tiles, in bf16: 64 + 8, so that the 8 rows
                   // one fragment load reads start in 8 different groups of 4 banks
 
@@ -289,6 +291,9 @@ __device__ void attention_flash_forward_t(X* out, float* lse, const bf16* q, con
   float o[8][4];  // the output (16 rows x 64 dims) as 8 accumulators of 8 dims
   #pragma unroll
   for (int nt = 0; nt < 8; nt++) o[nt][0] = o[nt][1] = o[nt][2] = o[nt][3] = 0.0f;
+  // the scores in base 2 (scaled by log2 e), so that each weight is one exp2f: the max m and
+  // the log-sum-exp go back to base e at the end
+  float scale2 = scale * LOG2E;
   float m0 = -1e30f, m1 = -1e30f, l0 = 0.0f, l1 = 0.0f;
   int jend = min(T, (int)blockIdx.x * 64 + 64);  // the keys the block's rows see
   for (int j0 = 0; j0 < jend; j0 += 64) {
@@ -305,8 +310,8 @@ __device__ void attention_flash_forward_t(X* out, float* lse, const bf16* q, con
       #pragma unroll
       for (int e = 0; e < 2; e++) {
         int col = j0 + nt * 8 + tq * 2 + e;
-        s[nt][e] = col <= r0 && col < T ? s[nt][e] * scale : -1e30f;
-        s[nt][2 + e] = col <= r1 && col < T ? s[nt][2 + e] * scale : -1e30f;
+        s[nt][e] = col <= r0 && col < T ? s[nt][e] * scale2 : -1e30f;
+        s[nt][2 + e] = col <= r1 && col < T ? s[nt][2 + e] * scale2 : -1e30f;
         mx0 = fmaxf(mx0, s[nt][e]);
         mx1 = fmaxf(mx1, s[nt][2 + e]);
       }
@@ -315,15 +320,15 @@ __device__ void attention_flash_forward_t(X* out, float* lse, const bf16* q, con
       mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, o2));
       mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, o2));
     }
-    float a0 = expf(m0 - mx0), a1 = expf(m1 - mx1), sum0 = 0.0f, sum1 = 0.0f;
+    float a0 = exp2f(m0 - mx0), a1 = exp2f(m1 - mx1), sum0 = 0.0f, sum1 = 0.0f;
     m0 = mx0;
     m1 = mx1;
     #pragma unroll
     for (int nt = 0; nt < 8; nt++) {
-      s[nt][0] = expf(s[nt][0] - m0);
-      s[nt][1] = expf(s[nt][1] - m0);
-      s[nt][2] = expf(s[nt][2] - m1);
-      s[nt][3] = expf(s[nt][3] - m1);
+      s[nt][0] = exp2f(s[nt][0] - m0);
+      s[nt][1] = exp2f(s[nt][1] - m0);
+      s[nt][2] = exp2f(s[nt][2] - m1);
+      s[nt][3] = exp2f(s[nt][3] - m1);
       sum0 += s[nt][0] + s[nt][1];
       sum1 += s[nt][2] + s[nt][3];
       o[nt][0] *= a0;
@@ -352,8 +357,8 @@ __device__ void attention_flash_forward_t(X* out, float* lse, const bf16* q, con
   }
   if (tq == 0) {
     i64 head = (i64)blockIdx.y * T;
-    if (r0 < T) lse[head + r0] = m0 + logf(l0);
-    if (r1 < T) lse[head + r1] = m1 + logf(l1);
+    if (r0 < T) lse[head + r0] = (m0 + log2f(l0)) * LN2;
+    if (r1 < T) lse[head + r1] = (m1 + log2f(l1)) * LN2;
   }
 }
 extern "C" __global__ void attention_flash_forward(float* out, float* lse, const bf16* q, const bf16* k, const bf16* v, int T,
@@ -424,7 +429,9 @@ __device__ void attention_flash_backward_dq_t(X* dqkv, const bf16* q, const bf16
   int i0 = blockIdx.x * 64 + warp * 16;
   bool live = i0 < T;
   int r0 = i0 + g, r1 = i0 + g + 8;
-  float L0 = live && r0 < T ? lse[head + r0] : 0.0f, L1 = live && r1 < T ? lse[head + r1] : 0.0f;
+  // P = exp2(scale2·S − L·log2 e), as the forward pass made it
+  float scale2 = scale * LOG2E;
+  float L0 = live && r0 < T ? lse[head + r0] * LOG2E : 0.0f, L1 = live && r1 < T ? lse[head + r1] * LOG2E : 0.0f;
   float D0 = live && r0 < T ? dsum[head + r0] : 0.0f, D1 = live && r1 < T ? dsum[head + r1] : 0.0f;
   unsigned qa[4][4], da[4][4];
   if (live) {
@@ -450,8 +457,8 @@ __device__ void attention_flash_backward_dq_t(X* dqkv, const bf16* q, const bf16
       #pragma unroll
       for (int e = 0; e < 2; e++) {
         int col = j0 + nt * 8 + tq * 2 + e;
-        float p0 = col <= r0 && col < T ? expf(s[nt][e] * scale - L0) : 0.0f;
-        float p1 = col <= r1 && col < T ? expf(s[nt][2 + e] * scale - L1) : 0.0f;
+        float p0 = col <= r0 && col < T ? exp2f(s[nt][e] * scale2 - L0) : 0.0f;
+        float p1 = col <= r1 && col < T ? exp2f(s[nt][2 + e] * scale2 - L1) : 0.0f;
         s[nt][e] = p0 * (dp[nt][e] - D0);  // dS
         s[nt][2 + e] = p1 * (dp[nt][2 + e] - D1);
       }
@@ -500,6 +507,7 @@ __device__ void attention_flash_backward_dkdv_t(X* dqkv, const bf16* q, const bf
     flash_frag_rows(ka, K, st, c0, T, tq, g);
     flash_frag_rows(va, V, st, c0, T, tq, g);
   }
+  float scale2 = scale * LOG2E;
   float dkacc[8][4], dvacc[8][4];
   #pragma unroll
   for (int nt = 0; nt < 8; nt++)
@@ -513,7 +521,7 @@ __device__ void attention_flash_backward_dkdv_t(X* dqkv, const bf16* q, const bf
     flash_tile(sm.dt, DO, dst, i0, T, true);
     if (threadIdx.x < 64) {
       int row = i0 + threadIdx.x;
-      sm.lse[threadIdx.x] = row < T ? lse[head + row] : 0.0f;
+      sm.lse[threadIdx.x] = row < T ? lse[head + row] * LOG2E : 0.0f;  // in base 2
       sm.dsum[threadIdx.x] = row < T ? dsum[head + row] : 0.0f;
     }
     __syncthreads();
@@ -527,8 +535,8 @@ __device__ void attention_flash_backward_dkdv_t(X* dqkv, const bf16* q, const bf
       for (int e = 0; e < 2; e++) {
         int qi = nt * 8 + tq * 2 + e, row = i0 + qi;  // the query
         float L = sm.lse[qi], D = sm.dsum[qi];
-        float p0 = k0 <= row && row < T ? expf(s[nt][e] * scale - L) : 0.0f;
-        float p1 = k1 <= row && row < T ? expf(s[nt][2 + e] * scale - L) : 0.0f;
+        float p0 = k0 <= row && row < T ? exp2f(s[nt][e] * scale2 - L) : 0.0f;
+        float p1 = k1 <= row && row < T ? exp2f(s[nt][2 + e] * scale2 - L) : 0.0f;
         s[nt][e] = p0;
         s[nt][2 + e] = p1;
         dp[nt][e] = p0 * (dp[nt][e] - D);
