@@ -46,19 +46,28 @@ extern "C" __global__ void crossentropy_backward(float* dlogits, const float* pr
   }
 }
 
-// classifier_fused: the loss and its gradient in one pass over logits (N,V), which become
+// classifier_fused: the loss and its gradient in two passes over logits (N,V), which become
 // dlogits in place: losses (N) as crossentropy_forward, dlogits = scale · (softmax − onehot),
 // 0 in the rows of negative targets. The probabilities are never stored.
 template <class T> __device__ void classifier_fused_t(T* logits, float* losses, const int* targets, float scale, int N, int V) {
   int r = blockIdx.x;
   if (r >= N) return;
   T* x = logits + (i64)r * V;
-  float m = -3.402823466e38f;
-  for (int i = threadIdx.x; i < V; i += blockDim.x) m = fmaxf(m, ld(x, i));
-  m = block_max(m);
-  float s = 0.0f;
-  for (int i = threadIdx.x; i < V; i += blockDim.x) s += expf(ld(x, i) - m);
-  s = block_sum(s);
+  // one pass for the max and the sum of exponentials (each thread rescales its sum when its
+  // max grows), then the block's: its max, and the threads' sums rescaled to it
+  float m = -3.402823466e38f, s = 0.0f;
+  for (int i = threadIdx.x; i < V; i += blockDim.x) {
+    float v = ld(x, i);
+    if (v > m) {
+      s = s * expf(m - v) + 1.0f;
+      m = v;
+    } else {
+      s += expf(v - m);
+    }
+  }
+  float bm = block_max(m);
+  s = block_sum(s * expf(m - bm));
+  m = bm;
   int t = targets[r];
   float xt = t < 0 ? 0.0f : ld(x, t);
   __syncthreads();  // every thread has read x[t] before it is overwritten
