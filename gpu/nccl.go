@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/pipe-dev/pipe/trainer"
@@ -119,12 +120,33 @@ type rendezvousDoc struct {
 	Format    string `json:"format"`
 	Version   int    `json:"version"`
 	WorldSize int    `json:"world_size"`
-	ID        string `json:"id"` // the 128 bytes of ncclUniqueId, in hex
+	ID        string `json:"id"`               // the 128 bytes of ncclUniqueId, in hex
+	Launch    string `json:"launch,omitempty"` // launchID of rank 0
 }
 
-// writeRendezvous writes id for world ranks to path atomically (a temporary file renamed).
-func writeRendezvous(path string, id ncclUniqueID, world int) error {
-	b, err := json.Marshal(rendezvousDoc{Format: rendezvousFormat, Version: rendezvousVersion, WorldSize: world, ID: hex.EncodeToString(id.internal[:])})
+// launchID names the launch that started this process, as far as the launcher says:
+// torchrun's TORCHELASTIC_RUN_ID, MASTER_ADDR and MASTER_PORT (torchrun --standalone takes a
+// new port each run); "" for ranks started by hand. A rank takes the id only from a file of
+// its own launch, so that a file an earlier run left (it crashed before rank 0 removed it) is
+// not mistaken for this run's.
+func launchID() string {
+	var parts []string
+	for _, k := range []string{"TORCHELASTIC_RUN_ID", "MASTER_ADDR", "MASTER_PORT"} {
+		if v := os.Getenv(k); v != "" {
+			parts = append(parts, k+"="+v)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// errOtherLaunch is readRendezvous's error for a file written by rank 0 of another launch.
+var errOtherLaunch = errors.New("written by another launch")
+
+// writeRendezvous writes id for world ranks of launch to path atomically (a temporary file
+// renamed).
+func writeRendezvous(path string, id ncclUniqueID, world int, launch string) error {
+	b, err := json.Marshal(rendezvousDoc{Format: rendezvousFormat, Version: rendezvousVersion, WorldSize: world,
+		ID: hex.EncodeToString(id.internal[:]), Launch: launch})
 	if err != nil {
 		return err
 	}
@@ -147,8 +169,8 @@ func writeRendezvous(path string, id ncclUniqueID, world int) error {
 }
 
 // readRendezvous reads the id that writeRendezvous wrote, refusing another format, version or
-// world size.
-func readRendezvous(path string, world int) (ncclUniqueID, error) {
+// world size, and a file of another launch (errOtherLaunch).
+func readRendezvous(path string, world int, launch string) (ncclUniqueID, error) {
 	var id ncclUniqueID
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -161,6 +183,9 @@ func readRendezvous(path string, world int) (ncclUniqueID, error) {
 	if d.Format != rendezvousFormat || d.Version != rendezvousVersion {
 		return id, fmt.Errorf("%s: format %q version %d, want %s %d", path, d.Format, d.Version, rendezvousFormat, rendezvousVersion)
 	}
+	if d.Launch != launch {
+		return id, fmt.Errorf("%s: %w (%q, this rank's is %q)", path, errOtherLaunch, d.Launch, launch)
+	}
 	if d.WorldSize != world {
 		return id, fmt.Errorf("%s: written for world size %d, this rank is of %d (a file left by another run?)", path, d.WorldSize, world)
 	}
@@ -172,28 +197,31 @@ func readRendezvous(path string, world int) (ncclUniqueID, error) {
 	return id, nil
 }
 
-// rendezvous gives every rank the same id: rank 0 makes one with newID and writes it to path;
-// the others wait up to timeout for the file to appear. Rank 0 removes a file left by an
-// earlier run first; it removes its own once the communicator is up (see NewComm), as every
-// rank has read it by then.
-func rendezvous(path string, rank, world int, newID func() (ncclUniqueID, error), timeout time.Duration) (ncclUniqueID, error) {
+// rendezvous gives every rank of launch the same id: rank 0 makes one with newID and writes it
+// to path; the others wait up to timeout for the file to appear, and while it is one of another
+// launch, for rank 0 to replace it. Rank 0 removes a file left by an earlier run first; it
+// removes its own once the communicator is up (see NewComm), as every rank has read it by then.
+func rendezvous(path, launch string, rank, world int, newID func() (ncclUniqueID, error), timeout time.Duration) (ncclUniqueID, error) {
 	if rank == 0 {
 		id, err := newID()
 		if err != nil {
 			return id, err
 		}
-		return id, writeRendezvous(path, id, world)
+		return id, writeRendezvous(path, id, world, launch)
 	}
 	deadline := time.Now().Add(timeout)
 	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
-		id, err := readRendezvous(path, world)
+		id, err := readRendezvous(path, world, launch)
 		if err == nil {
 			return id, nil
 		}
-		if !errors.Is(err, os.ErrNotExist) {
+		if !errors.Is(err, os.ErrNotExist) && !errors.Is(err, errOtherLaunch) {
 			return id, fmt.Errorf("rendezvous of rank %d: %w", rank, err)
 		}
 		if time.Now().After(deadline) {
+			if errors.Is(err, errOtherLaunch) {
+				return id, fmt.Errorf("rendezvous of rank %d of %d: rank 0 of this launch wrote no id in %v: %w", rank, world, timeout, err)
+			}
 			return id, fmt.Errorf("rendezvous of rank %d of %d: rank 0 wrote no %s in %v (is rank 0 running, with the same run directory?)", rank, world, path, timeout)
 		}
 		time.Sleep(wait)
@@ -232,7 +260,7 @@ func NewComm(g *GPU, dir string, rank, world int, timeout time.Duration) (*Comm,
 			return nil, err
 		}
 	}
-	id, err := rendezvous(path, rank, world, n.uniqueID, timeout)
+	id, err := rendezvous(path, launchID(), rank, world, n.uniqueID, timeout)
 	if err != nil {
 		return nil, err
 	}

@@ -19,7 +19,7 @@ import (
 )
 
 // The rendezvous: rank 0 writes the id once, atomically; ranks that start before it wait for
-// it; every rank gets rank 0's bytes. A missing rank 0, a file of another world size or of
+// it, past a file of an earlier launch; every rank gets rank 0's bytes. A missing rank 0, a file of another world size or of
 // another format end with an error that names the file.
 func TestRendezvous(t *testing.T) {
 	dir := t.TempDir()
@@ -28,16 +28,20 @@ func TestRendezvous(t *testing.T) {
 	for i := range made.internal {
 		made.internal[i] = byte(i*7 + 3)
 	}
-	const world = 4
+	const world, launch = 4, "MASTER_ADDR=127.0.0.1 MASTER_PORT=29500"
+	// a file an earlier launch left: the ranks wait for this launch's
+	if err := writeRendezvous(path, ncclUniqueID{}, world, "MASTER_ADDR=127.0.0.1 MASTER_PORT=41234"); err != nil {
+		t.Fatal(err)
+	}
 	ids := make([]ncclUniqueID, world)
 	errs := make([]error, world)
 	var wg sync.WaitGroup
 	for r := world - 1; r >= 1; r-- { // the others wait before rank 0 starts
-		wg.Go(func() { ids[r], errs[r] = rendezvous(path, r, world, nil, 10*time.Second) })
+		wg.Go(func() { ids[r], errs[r] = rendezvous(path, launch, r, world, nil, 10*time.Second) })
 	}
 	time.Sleep(50 * time.Millisecond)
 	calls := 0
-	ids[0], errs[0] = rendezvous(path, 0, world, func() (ncclUniqueID, error) { calls++; return made, nil }, time.Second)
+	ids[0], errs[0] = rendezvous(path, launch, 0, world, func() (ncclUniqueID, error) { calls++; return made, nil }, time.Second)
 	wg.Wait()
 	for r := range world {
 		if errs[r] != nil {
@@ -54,18 +58,21 @@ func TestRendezvous(t *testing.T) {
 		t.Errorf("temporary files left: %v", left)
 	}
 
-	if _, err := rendezvous(path, 1, 2, nil, time.Second); err == nil || !strings.Contains(err.Error(), "world size 4") {
+	if _, err := rendezvous(path, "", 1, world, nil, 100*time.Millisecond); err == nil || !strings.Contains(err.Error(), "another launch") {
+		t.Errorf("a file of another launch, read by a rank started by hand: %v", err)
+	}
+	if _, err := rendezvous(path, launch, 1, 2, nil, time.Second); err == nil || !strings.Contains(err.Error(), "world size 4") {
 		t.Errorf("a file of world size 4, read by a rank of 2: %v", err)
 	}
 	if err := os.WriteFile(path, []byte(`{"format":"other","version":1}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rendezvous(path, 1, world, nil, time.Second); err == nil || !strings.Contains(err.Error(), path) {
+	if _, err := rendezvous(path, launch, 1, world, nil, time.Second); err == nil || !strings.Contains(err.Error(), path) {
 		t.Errorf("a file of another format: %v", err)
 	}
 	os.Remove(path)
 	start := time.Now()
-	_, err := rendezvous(path, 2, world, nil, 200*time.Millisecond)
+	_, err := rendezvous(path, launch, 2, world, nil, 200*time.Millisecond)
 	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "rank 0") {
 		t.Errorf("no rank 0: %v", err)
 	}
