@@ -40,15 +40,12 @@ extern "C" __global__ void layernorm_forward_h(bf16* out, float* mean, float* rs
   layernorm_forward_t(out, mean, rstd, inp, weight, bias, N, C);
 }
 
-// layernorm_backward adds the gradient of inp to dinp (N,C), row by row.
-template <class T> __device__ void layernorm_backward_t(float* dinp, const T* dout, const float* inp, const float* weight,
-                                                        const float* mean, const float* rstd, int N, int C) {
-  int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
-  if (row >= N) return;
-  const float* x = inp + (i64)row * C;
-  const T* d = dout + (i64)row * C;
-  float* di = dinp + (i64)row * C;
-  float m = mean[row], s = rstd[row];
+// layernorm_backward_row adds the gradient of one row x of inp to its row di of dinp, from its
+// row d of dout, with one warp; with sdw and sdb, it also adds the row's terms of dweight and
+// dbias to those (shared) sums.
+template <class T>
+__device__ __forceinline__ void layernorm_backward_row(float* di, const T* d, const float* x, const float* weight, float m,
+                                                       float s, int C, int lane, float* sdw, float* sdb) {
   float dnormMean = 0.0f, dnormNormMean = 0.0f;
   for (int i = lane; i < C; i += 32) {
     float dnorm = weight[i] * ld(d, i);
@@ -58,10 +55,23 @@ template <class T> __device__ void layernorm_backward_t(float* dinp, const T* do
   dnormMean = warp_sum(dnormMean) / C;
   dnormNormMean = warp_sum(dnormNormMean) / C;
   for (int i = lane; i < C; i += 32) {
-    float norm = (x[i] - m) * s;
-    float dnorm = weight[i] * ld(d, i);
+    float norm = (x[i] - m) * s, dy = ld(d, i);
+    float dnorm = weight[i] * dy;
     di[i] += (dnorm - dnormMean - norm * dnormNormMean) * s;
+    if (sdw) {
+      atomicAdd(&sdw[i], norm * dy);
+      atomicAdd(&sdb[i], dy);
+    }
   }
+}
+
+// layernorm_backward adds the gradient of inp to dinp (N,C), a warp per row.
+template <class T> __device__ void layernorm_backward_t(float* dinp, const T* dout, const float* inp, const float* weight,
+                                                        const float* mean, const float* rstd, int N, int C) {
+  int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (row >= N) return;
+  layernorm_backward_row(dinp + (i64)row * C, dout + (i64)row * C, inp + (i64)row * C, weight, mean[row], rstd[row], C,
+                         lane, (float*)0, (float*)0);
 }
 extern "C" __global__ void layernorm_backward(float* dinp, const float* dout, const float* inp, const float* weight,
                                               const float* mean, const float* rstd, int N, int C) {
@@ -84,27 +94,9 @@ __device__ void layernorm_backward_fused_t(float* dinp, float* dweight, float* d
   for (int i = threadIdx.x; i < C; i += blockDim.x) sdw[i] = sdb[i] = 0.0f;
   __syncthreads();
   int lane = threadIdx.x % 32, warps = blockDim.x / 32;
-  for (int row = blockIdx.x * warps + threadIdx.x / 32; row < N; row += gridDim.x * warps) {
-    const float* x = inp + (i64)row * C;
-    const T* d = dout + (i64)row * C;
-    float* di = dinp + (i64)row * C;
-    float m = mean[row], s = rstd[row];
-    float dnormMean = 0.0f, dnormNormMean = 0.0f;
-    for (int i = lane; i < C; i += 32) {
-      float dnorm = weight[i] * ld(d, i);
-      dnormMean += dnorm;
-      dnormNormMean += dnorm * (x[i] - m) * s;
-    }
-    dnormMean = warp_sum(dnormMean) / C;
-    dnormNormMean = warp_sum(dnormNormMean) / C;
-    for (int i = lane; i < C; i += 32) {
-      float norm = (x[i] - m) * s, dy = ld(d, i);
-      float dnorm = weight[i] * dy;
-      di[i] += (dnorm - dnormMean - norm * dnormNormMean) * s;
-      atomicAdd(&sdw[i], norm * dy);
-      atomicAdd(&sdb[i], dy);
-    }
-  }
+  for (int row = blockIdx.x * warps + threadIdx.x / 32; row < N; row += gridDim.x * warps)
+    layernorm_backward_row(dinp + (i64)row * C, dout + (i64)row * C, inp + (i64)row * C, weight, mean[row], rstd[row], C,
+                           lane, sdw, sdb);
   __syncthreads();
   for (int i = threadIdx.x; i < C; i += blockDim.x) {
     atomicAdd(&dweight[i], sdw[i]);
