@@ -17,6 +17,8 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -155,29 +157,17 @@ func Recover(err *error) {
 // $PIPE_GPU_EPILOGUES (1, the default; 0: none) choose the paths the fields NoFlash,
 // NoFlashBackward, NoHalf and NoEpilogues choose, for runs of pipe train.
 func New() (*GPU, error) {
-	var o struct{ noFlash, noFlashBackward, noHalf, noEpilogues bool }
-	switch v := os.Getenv("PIPE_GPU_FLASH"); v {
-	case "", "1":
-	case "forward":
-		o.noFlashBackward = true
-	case "0":
-		o.noFlash = true
-	default:
-		return nil, fmt.Errorf("$PIPE_GPU_FLASH=%q: want 1, forward or 0", v)
+	flash, err := envChoice("PIPE_GPU_FLASH", "1", "forward", "0")
+	if err != nil {
+		return nil, err
 	}
-	switch v := os.Getenv("PIPE_GPU_HALF"); v {
-	case "", "1":
-	case "0":
-		o.noHalf = true
-	default:
-		return nil, fmt.Errorf("$PIPE_GPU_HALF=%q: want 1 or 0", v)
+	half, err := envChoice("PIPE_GPU_HALF", "1", "0")
+	if err != nil {
+		return nil, err
 	}
-	switch v := os.Getenv("PIPE_GPU_EPILOGUES"); v {
-	case "", "1":
-	case "0":
-		o.noEpilogues = true
-	default:
-		return nil, fmt.Errorf("$PIPE_GPU_EPILOGUES=%q: want 1 or 0", v)
+	epilogues, err := envChoice("PIPE_GPU_EPILOGUES", "1", "0")
+	if err != nil {
+		return nil, err
 	}
 	c, err := openCUDA()
 	if err != nil {
@@ -190,8 +180,21 @@ func New() (*GPU, error) {
 	if err != nil {
 		return nil, err
 	}
-	g.NoFlash, g.NoFlashBackward, g.NoHalf, g.NoEpilogues = o.noFlash, o.noFlashBackward, o.noHalf, o.noEpilogues
+	g.NoFlash, g.NoFlashBackward = flash == "0", flash == "forward"
+	g.NoHalf, g.NoEpilogues = half == "0", epilogues == "0"
 	return g, nil
+}
+
+// envChoice is $name, which must be one of choices; unset or empty, the first.
+func envChoice(name string, choices ...string) (string, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return choices[0], nil
+	}
+	if !slices.Contains(choices, v) {
+		return "", fmt.Errorf("$%s=%q: want %s", name, v, strings.Join(choices, ", "))
+	}
+	return v, nil
 }
 
 // Available reports whether a CUDA device is there (for --device auto), and says which.
