@@ -13,6 +13,9 @@ type SampleConfig struct {
 	Temperature float64 // divides the logits; 0 takes the most likely token (greedy)
 	TopK        int     // draw among the K most likely tokens only; 0: all
 	Seed        uint64
+	// Vocab draws among the ids below it only: the tokenizer's, where the model's vocabulary
+	// is padded past it (pipe train --pad-vocab); 0: all
+	Vocab int
 }
 
 // Sample continues prompt (at least one token) by sc.Tokens tokens, calling emit with each.
@@ -59,8 +62,8 @@ func checkSample(prompt []int32, sc SampleConfig) error {
 	if len(prompt) == 0 {
 		return fmt.Errorf("sample: empty prompt")
 	}
-	if sc.Temperature < 0 || sc.TopK < 0 {
-		return fmt.Errorf("sample: temperature %v, top-k %d: want both at least 0", sc.Temperature, sc.TopK)
+	if sc.Temperature < 0 || sc.TopK < 0 || sc.Vocab < 0 {
+		return fmt.Errorf("sample: temperature %v, top-k %d, vocabulary %d: want all at least 0", sc.Temperature, sc.TopK, sc.Vocab)
 	}
 	return nil
 }
@@ -95,6 +98,9 @@ func (m *Model) SampleRecompute(prompt []int32, sc SampleConfig, emit func(id in
 
 // pick draws a token from one row of logits (V) as sc says; probs and order are scratch (V).
 func pick(logits []float32, probs []float64, order []int, sc SampleConfig, rng *rand.Rand) int32 {
+	if sc.Vocab > 0 && sc.Vocab < len(logits) {
+		logits, probs, order = logits[:sc.Vocab], probs[:sc.Vocab], order[:sc.Vocab]
+	}
 	best := 0
 	for i, l := range logits {
 		if l > logits[best] {

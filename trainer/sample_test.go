@@ -27,6 +27,17 @@ func TestPick(t *testing.T) {
 	if len(seen) != 4 {
 		t.Errorf("draws from all: %v", seen)
 	}
+	// a padded vocabulary: ids from Vocab up are never drawn, greedy or not, though likeliest
+	if got := pick(logits, probs, order, SampleConfig{Vocab: 1}, rng); got != 0 {
+		t.Errorf("greedy below 1: %d", got)
+	}
+	seen = map[int32]int{}
+	for range 2000 {
+		seen[pick(logits, probs, order, SampleConfig{Temperature: 1, Vocab: 3}, rng)]++
+	}
+	if len(seen) != 3 || seen[3] != 0 {
+		t.Errorf("draws below 3: %v", seen)
+	}
 }
 
 // Sampling at temperature 0 without a cache is the model's own greedy choice, context cropped

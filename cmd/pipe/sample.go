@@ -77,6 +77,7 @@ only each token's logits come back.`,
 			if inf.tok != nil {
 				fmt.Fprint(w, prompt)
 			}
+			sc.Vocab = inf.vocab
 			err = inf.m.Sample(start, sc, func(id int32) error {
 				if inf.tok != nil {
 					b, err := inf.tok.DecodeToken(uint32(id))
@@ -120,6 +121,9 @@ type inference struct {
 	hf   trainer.HFConfig
 	tok  *bpe.Tokenizer // the checkpoint's tokenizer.json; nil: prompts are ids
 	sort bool           // a checkpoint of --task sort: tokens are also the letters of sortSymbols
+	// vocab is what samples stay below where the model's vocabulary is padded past the data's
+	// (pipe train --pad-vocab), else 0
+	vocab int
 }
 
 // loadInference loads the model of checkpoint ckpt on be, with its tokenizer unless ids.
@@ -156,6 +160,10 @@ func loadInference(ckpt string, ids bool, be trainer.Backend) (*inference, error
 			return nil, fmt.Errorf("%s/state.json: run settings: %w", ckpt, err)
 		}
 		inf.sort = s.Task == "sort" && cfg.VocabSize == len(sortSymbols)
+		inf.vocab = s.DataVocab
+	}
+	if inf.vocab == 0 && inf.tok != nil && inf.tok.VocabSize() < cfg.VocabSize {
+		inf.vocab = inf.tok.VocabSize()
 	}
 	return inf, nil
 }

@@ -47,6 +47,10 @@ type trainSettings struct {
 	// SampleTokens is the length of the sample drawn at each evaluation; 0 draws none (and
 	// is what runs from before samples existed read).
 	SampleTokens int `json:"sample_tokens,omitempty"`
+	// PadVocab rounds the model's vocabulary up to a multiple of it (0, in runs from before
+	// it existed, and 1: none); DataVocab is then the shards' own, below which samples stay.
+	PadVocab  int `json:"pad_vocab,omitempty"`
+	DataVocab int `json:"data_vocab,omitempty"`
 
 	TargetAccuracy float64 `json:"-"` // this invocation's --target-accuracy, not saved
 	PeakFLOPS      float64 `json:"-"` // this invocation's --peak-flops, not saved
@@ -202,7 +206,8 @@ uses GPU LOCAL_RANK (default i) of its machine, through CUDA_VISIBLE_DEVICES.`,
 				return usagef("train: unknown task %q (have sort)", s.Task)
 			}
 			if s.Task == "sort" { // minGPT's settings for the demo, where not given
-				for name, v := range map[string]string{"model": "nano", "batch": "64", "lr": "5e-4", "steps": "2000", "eval-every": "100"} {
+				for name, v := range map[string]string{"model": "nano", "batch": "64", "lr": "5e-4", "steps": "2000", "eval-every": "100",
+					"pad-vocab": "1"} {
 					if !c.Flags().Changed(name) {
 						c.Flags().Set(name, v)
 					}
@@ -252,6 +257,7 @@ uses GPU LOCAL_RANK (default i) of its machine, through CUDA_VISIBLE_DEVICES.`,
 	f.IntVar(&s.EvalBatches, "eval-batches", 10, "val batches per evaluation")
 	f.IntVar(&s.CkptEvery, "ckpt-every", 0, "checkpoint every so many steps (0: only at the end)")
 	f.IntVar(&s.SampleTokens, "sample-tokens", 32, "tokens of the sample drawn at each evaluation (0: none)")
+	f.IntVar(&s.PadVocab, "pad-vocab", 64, "round the model's vocabulary up to a multiple of this, as GPT-2's 50,257 to 50,304, so that the logits' rows are aligned for the GPU's products (the extra ids are never targets and never sampled; 1: none)")
 	f.Float64Var(&s.PeakFLOPS, "peak-flops", 0, "the hardware's peak FLOP/s, for MFU (0: estimate the CPU's)")
 	f.StringVar(&s.Device, "device", "auto", "backend: cpu, cuda (NVIDIA GPU 0), or auto (cuda when a GPU is there, else cpu)")
 	f.IntVar(&rank, "rank", 0, "this process's rank in a data-parallel run (default $RANK, else 0)")
@@ -269,8 +275,8 @@ func checkSettings(s trainSettings) error {
 		return usagef("train: --steps %d: want at least 1", s.Steps)
 	case s.Batch < 1 || s.Context < 1:
 		return usagef("train: --batch %d, --context %d: want both at least 1", s.Batch, s.Context)
-	case s.Warmup < 0 || s.EvalEvery < 0 || s.CkptEvery < 0 || s.EvalBatches < 1 || s.SampleTokens < 0 || s.PeakFLOPS < 0:
-		return usagef("train: --warmup, --eval-every, --ckpt-every, --sample-tokens and --peak-flops must not be negative, --eval-batches at least 1")
+	case s.Warmup < 0 || s.EvalEvery < 0 || s.CkptEvery < 0 || s.EvalBatches < 1 || s.SampleTokens < 0 || s.PeakFLOPS < 0 || s.PadVocab < 0:
+		return usagef("train: --warmup, --eval-every, --ckpt-every, --sample-tokens, --peak-flops and --pad-vocab must not be negative, --eval-batches at least 1")
 	case s.Device != "cpu" && s.Device != "cuda" && s.Device != "auto":
 		return usagef("train: --device %q: want cpu, cuda or auto", s.Device)
 	}
@@ -352,6 +358,9 @@ func runTrain(c *cobra.Command, run string, s trainSettings, ckpt string, stopAf
 		}
 		meta := ds.Meta()
 		vocab = meta.VocabSize
+		if s.PadVocab > 1 && vocab%s.PadVocab != 0 {
+			s.DataVocab, vocab = vocab, (vocab+s.PadVocab-1)/s.PadVocab*s.PadVocab
+		}
 		if meta.EOT != tokstream.NoEOT {
 			eot = meta.EOT
 		}
@@ -554,7 +563,7 @@ func evalSampler(m *trainer.Model, s trainSettings, task *trainer.SortTask, tok 
 		}
 	}
 	start := []int32{max(int32(eot), 0)}
-	sc := trainer.SampleConfig{Tokens: s.SampleTokens, Temperature: 0.8, TopK: 200, Seed: s.Seed}
+	sc := trainer.SampleConfig{Tokens: s.SampleTokens, Temperature: 0.8, TopK: 200, Seed: s.Seed, Vocab: s.DataVocab}
 	return func() (string, error) {
 		var ids []uint32
 		if err := m.Sample(start, sc, func(id int32) error { ids = append(ids, uint32(id)); return nil }); err != nil {

@@ -123,14 +123,15 @@ func TestTrainResumeExact(t *testing.T) {
 	if err := json.Unmarshal(b, &hf); err != nil {
 		t.Fatal(err)
 	}
-	if hf["model_type"] != "gpt2" || hf["vocab_size"] != 300.0 || hf["n_positions"] != 16.0 || hf["n_layer"] != 3.0 || hf["activation_function"] != "gelu_new" {
+	// the vocabulary padded from the tokenizer's 300 to a multiple of 64 (--pad-vocab's default)
+	if hf["model_type"] != "gpt2" || hf["vocab_size"] != 320.0 || hf["n_positions"] != 16.0 || hf["n_layer"] != 3.0 || hf["activation_function"] != "gelu_new" {
 		t.Errorf("config.json: %s", b)
 	}
 	ts, meta, err := trainer.ReadSafetensors(filepath.Join(ckpt, "model.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if meta["format"] != "pt" || len(ts["wte.weight"].Data) != 300*48 || len(ts["h.2.mlp.c_proj.weight"].Shape) != 2 {
+	if meta["format"] != "pt" || len(ts["wte.weight"].Data) != 320*48 || len(ts["h.2.mlp.c_proj.weight"].Shape) != 2 {
 		t.Errorf("model.safetensors: metadata %v, %d tensors", meta, len(ts))
 	}
 
@@ -140,6 +141,16 @@ func TestTrainResumeExact(t *testing.T) {
 	}
 	if a, b := sample(), sample(); a != b || !strings.HasPrefix(a, "the shard") || len(a) <= len("the shard\n") {
 		t.Errorf("samples %q and %q", a, b)
+	}
+	// hot samples as ids (no tokenizer read): never one of the padding's ids, 300 to 319
+	hot := strings.Fields(string(mustRun(t, nil, "sample", "--ckpt", ckpt, "--ids", "--prompt", "1 2", "--max-tokens", "300", "--temperature", "8")))
+	for _, f := range hot {
+		if id, err := strconv.Atoi(f); err != nil || id < 0 || id >= 300 {
+			t.Fatalf("sampled %q, want ids below the tokenizer's 300", f)
+		}
+	}
+	if len(hot) != 300 {
+		t.Errorf("%d ids sampled, want 300", len(hot))
 	}
 
 	// a new run into a directory with checkpoints is refused; so are other settings with --resume
