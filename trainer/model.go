@@ -171,31 +171,43 @@ func (m *Model) allocActs(B, T int) {
 }
 
 // views lays out named buffers as views of one allocation, as llm.c lays out its tensors:
-// take them in order, then place them on an allocation of total values.
+// take them in order, then place them on an allocation of total values. Each view starts at a
+// multiple of viewAlign values, as a separate allocation would be aligned: a GPU's vector
+// loads need their addresses aligned, and a view after one of an odd size (the logits, B·T·V)
+// would not be.
 type views struct {
 	bufs  []*Buf
 	sizes []int
 }
+
+// viewAlign is the values between the starts of views: 256 bytes of fp32, 128 of bf16.
+const viewAlign = 64
 
 func (v *views) take(b *Buf, n int) {
 	v.bufs = append(v.bufs, b)
 	v.sizes = append(v.sizes, n)
 }
 
-func (v *views) total() int {
-	n := 0
-	for _, s := range v.sizes {
-		n += s
+// offsets are where the views start, and the total they need.
+func (v *views) offsets() ([]int, int) {
+	offs, n := make([]int, len(v.sizes)), 0
+	for i, s := range v.sizes {
+		offs[i] = n
+		n += (s + viewAlign - 1) / viewAlign * viewAlign
 	}
+	return offs, n
+}
+
+func (v *views) total() int {
+	_, n := v.offsets()
 	return n
 }
 
 // place points every buffer taken at its part of all, and returns all.
 func (v *views) place(all Buf) Buf {
-	off := 0
+	offs, _ := v.offsets()
 	for i, b := range v.bufs {
-		*b = all.View(off, v.sizes[i])
-		off += v.sizes[i]
+		*b = all.View(offs[i], v.sizes[i])
 	}
 	return all
 }
