@@ -2,6 +2,8 @@ package gpu
 
 import (
 	"os"
+	"regexp"
+	"strconv"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,7 +25,12 @@ func peerCUDA(t *testing.T) string {
 
 // TestKernelsCompile compiles every kernel file with NVRTC for sm_80 (A100) and sm_90
 // (H100/H200): the check CI makes without a GPU, so that a kernel that does not compile fails.
+// ptxas reports each kernel's resources: none may spill registers to local memory, and the
+// registers and shared memory of each are logged (they bound how many blocks an SM runs).
 func TestKernelsCompile(t *testing.T) {
+	saved := compileOptions
+	compileOptions = append(append([]string(nil), saved...), "-Xptxas=-v")
+	defer func() { compileOptions = saved }()
 	dir := peerCUDA(t)
 	t.Setenv("PIPE_CUDA_LIBS", filepath.Join(dir, "lib"))
 	nv, err := LoadNVRTC(0)
@@ -51,8 +58,20 @@ func TestKernelsCompile(t *testing.T) {
 				t.Errorf("%v", err)
 				continue
 			}
-			if strings.TrimSpace(log) != "" {
-				t.Errorf("%s for %s: warnings:\n%s", f.Name, arch, log)
+			res, warnings := ptxasReport(log)
+			if warnings != "" {
+				t.Errorf("%s for %s: warnings:\n%s", f.Name, arch, warnings)
+			}
+			for _, k := range f.Kernels {
+				r, ok := res[k]
+				switch {
+				case !ok || r.registers == 0:
+					t.Errorf("%s for %s: ptxas reported nothing of %s", f.Name, arch, k)
+				case r.spills != 0:
+					t.Errorf("%s for %s: %s spills %d bytes of registers", f.Name, arch, k, r.spills)
+				case arch == "sm_90":
+					t.Logf("%-36s %3d registers %6d bytes shared", k, r.registers, r.smem)
+				}
 			}
 			if string(cubin[:4]) != "\x7fELF" {
 				t.Errorf("%s for %s: the CUBIN is not an ELF file", f.Name, arch)
@@ -134,4 +153,47 @@ func TestMissingLibraryMessage(t *testing.T) {
 			t.Errorf("message lacks %q:\n%v", want, err)
 		}
 	}
+}
+
+// kernelResources is what ptxas -v says of one kernel.
+type kernelResources struct {
+	registers, smem, spills int
+}
+
+var (
+	ptxasEntry = regexp.MustCompile(`Compiling entry function '(\w+)'`)
+	ptxasSpill = regexp.MustCompile(`(\d+) bytes spill stores`)
+	ptxasUsed  = regexp.MustCompile(`Used (\d+) registers(?:.*?(\d+) bytes smem)?`)
+)
+
+// ptxasReport reads NVRTC's log of a compile with -Xptxas=-v: each kernel's resources, and the
+// lines that are not ptxas's report (warnings).
+func ptxasReport(log string) (map[string]kernelResources, string) {
+	res := map[string]kernelResources{}
+	var other []string
+	kernel := ""
+	for _, line := range strings.Split(log, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "ptxas") {
+			if strings.TrimSpace(line) != "" {
+				other = append(other, line)
+			}
+			continue
+		}
+		if m := ptxasEntry.FindStringSubmatch(line); m != nil {
+			kernel = m[1]
+			res[kernel] = kernelResources{}
+		}
+		r := res[kernel]
+		if m := ptxasSpill.FindStringSubmatch(line); m != nil {
+			r.spills, _ = strconv.Atoi(m[1])
+		}
+		if m := ptxasUsed.FindStringSubmatch(line); m != nil {
+			r.registers, _ = strconv.Atoi(m[1])
+			r.smem, _ = strconv.Atoi(m[2])
+		}
+		if kernel != "" {
+			res[kernel] = r
+		}
+	}
+	return res, strings.Join(other, "\n")
 }
