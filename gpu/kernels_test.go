@@ -2,9 +2,9 @@ package gpu
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
-	"path/filepath"
 	"strings"
 	"testing"
 
