@@ -74,8 +74,12 @@ func (kc *kvCache) next(token int32) ([]float32, error) {
 		be.MatmulForward(kc.proj, kc.atty, w.AttProjW, w.AttProjB, 1, C, C)
 		be.ResidualForward(x, x, kc.proj, C)
 		be.LayerNormForward(kc.ln, kc.mean, kc.rstd, x, w.Ln2W, w.Ln2B, 1, C)
-		be.MatmulForward(kc.fch, kc.ln, w.FcW, w.FcB, 1, C, 4*C)
-		be.GeluForward(kc.fchGelu, kc.fch, 4*C)
+		if mg, ok := be.(MatmulGeluer); ok {
+			mg.MatmulGeluForward(kc.fch, kc.fchGelu, kc.ln, w.FcW, w.FcB, 1, C, 4*C)
+		} else {
+			be.MatmulForward(kc.fch, kc.ln, w.FcW, w.FcB, 1, C, 4*C)
+			be.GeluForward(kc.fchGelu, kc.fch, 4*C)
+		}
 		be.MatmulForward(kc.proj, kc.fchGelu, w.FcProjW, w.FcProjB, 1, 4*C, C)
 		be.ResidualForward(x, x, kc.proj, C)
 	}
