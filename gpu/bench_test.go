@@ -15,7 +15,7 @@ import (
 // random tokens with the largest micro-batch up to 32 that fits the GPU, and reports tokens/s and MFU
 // (6N + 6·L·C·T FLOPs a token, the peer's formula, against the device's dense bf16 peak), the
 // device memory in use, the tokens/s with attention as cuBLAS products instead of the flash
-// kernels, and a per-kernel profile of one step, as one JSON line, also written to $PIPE_BENCH_OUT. It runs only with PIPE_GPU_BENCH=1
+// kernels and without cuBLASLt's epilogues, and a per-kernel profile of one step, as one JSON line, also written to $PIPE_BENCH_OUT. It runs only with PIPE_GPU_BENCH=1
 // (gpu/check.sh), beside gpu_bench's `pipe train` and the PyTorch peer.
 func TestBenchGPT2(t *testing.T) {
 	if os.Getenv("PIPE_GPU_BENCH") != "1" {
@@ -88,6 +88,12 @@ func TestBenchGPT2(t *testing.T) {
 		g.NoFlash = false
 		res["tokens_per_s_noflash"] = float64(B*T) / noFlash
 	}
+	// and without cuBLASLt's epilogues: their bias, GELU and gradients by kernels of ours
+	g.NoEpilogues = true
+	step()
+	noEpilogues, _ := timed()
+	g.NoEpilogues = false
+	res["tokens_per_s_noepilogues"] = float64(B*T) / noEpilogues
 	// one more step, profiled: where the time goes, kernel by kernel
 	g.StartProfile()
 	step()
