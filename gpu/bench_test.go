@@ -76,6 +76,7 @@ func TestBenchGPT2(t *testing.T) {
 		"ms_per_step": sec * 1e3, "tokens_per_s": tokPerS, "loss": loss}
 	if peak := g.PeakTFLOPS(); peak > 0 {
 		res["mfu"] = flops * tokPerS / (peak * 1e12)
+		res["peak_tflops"] = peak
 	}
 	res["mem_used_mib"] = (memTotal - memFree) >> 20
 	// the same steps with attention as cuBLAS's products instead of the flash kernels, where

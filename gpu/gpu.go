@@ -226,15 +226,23 @@ func (g *GPU) Describe() string {
 }
 
 // PeakTFLOPS is the device's dense bf16 peak, for MFU: 989 for H100/H200 SXM (the PyTorch
-// peer's figure), 312 for A100; 0 when unknown.
+// peer's figure), 835 for H100 NVL, 756 for H100 PCIe, 312 for A100; 0 when unknown.
 func (g *GPU) PeakTFLOPS() float64 {
 	if g.cuda == nil {
 		return 0
 	}
-	switch g.cuda.Arch {
-	case "sm_90":
+	return peakTFLOPS(g.cuda.Arch, g.cuda.Name)
+}
+
+func peakTFLOPS(arch, name string) float64 {
+	switch {
+	case arch == "sm_90" && strings.Contains(name, "PCIe"):
+		return 756
+	case arch == "sm_90" && strings.Contains(name, "NVL"):
+		return 835
+	case arch == "sm_90":
 		return 989
-	case "sm_80":
+	case arch == "sm_80":
 		return 312
 	}
 	return 0

@@ -64,3 +64,22 @@ func TestNewOptions(t *testing.T) {
 		t.Errorf("known values: %v", err)
 	}
 }
+
+// The peaks MFU is reckoned against, by architecture and the name the driver gives.
+func TestPeakTFLOPS(t *testing.T) {
+	for _, c := range []struct {
+		arch, name string
+		want       float64
+	}{
+		{"sm_90", "NVIDIA H100 80GB HBM3", 989},
+		{"sm_90", "NVIDIA H200", 989},
+		{"sm_90", "NVIDIA H100 PCIe", 756},
+		{"sm_90", "NVIDIA H100 NVL", 835},
+		{"sm_80", "NVIDIA A100-SXM4-80GB", 312},
+		{"sm_89", "NVIDIA L4", 0},
+	} {
+		if got := peakTFLOPS(c.arch, c.name); got != c.want {
+			t.Errorf("%s %q: %v TFLOP/s, want %v", c.arch, c.name, got, c.want)
+		}
+	}
+}
