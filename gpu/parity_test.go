@@ -605,6 +605,15 @@ func testGPUModel(t *testing.T, g *GPU, cfg trainer.Config, B, T int) {
 		t.Errorf("ForwardBackward loss: gpu %v, cpu %v", loss, lc)
 	}
 	compare("ForwardBackward")
+	// evaluation's way: Model.Loss, the fused classifier with no backward pass after it
+	el, err := gm.Loss(tokens, targets, B, T)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("Loss: gpu %.6f", el)
+	if math.Abs(float64(el-lc)) > 1e-2*math.Abs(float64(lc)) {
+		t.Errorf("Loss: gpu %v, cpu %v", el, lc)
+	}
 }
 
 // TestGPUTraining trains the nano model on the sort task for 300 steps on both backends from
