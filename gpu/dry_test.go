@@ -286,16 +286,19 @@ func TestDryRun(t *testing.T) {
 	}
 }
 
+// opAt is element (i,j) of op(x) in matrix bi of the batch whose values are v.
+func opAt(x colMajor, v []float64, bi, i, j int) float64 {
+	if x.op == blasOpT {
+		i, j = j, i
+	}
+	return v[int64(bi)*x.stride+int64(i+j*x.ld)]
+}
+
 // colMajorGemm is cuBLAS's strided batched product on the CPU, from its definition:
 // D (m,n) = op(A) · op(B) + beta·C per batch, column-major (element (i,j) at i + j·ld).
 func colMajorGemm(A, B, C colMajor, a, b, c []float64, k, batch int, beta float64) {
 	m, n := C.rows, C.cols
-	at := func(x colMajor, v []float64, bi, i, j int) float64 { // op(x)[i,j]
-		if x.op == blasOpT {
-			i, j = j, i
-		}
-		return v[int64(bi)*x.stride+int64(i+j*x.ld)]
-	}
+	at := opAt
 	for bi := range batch {
 		for i := range m {
 			for j := range n {

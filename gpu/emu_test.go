@@ -372,12 +372,7 @@ func openEmuOrder(t *testing.T, reverse bool) *GPU {
 // gathered first, so that each element of C is one contiguous dot product.
 func fastColMajorGemm(A, B, C colMajor, a, b, c []float64, k, batch int, beta float64) {
 	m, n := C.rows, C.cols
-	at := func(x colMajor, v []float64, bi, i, j int) float64 { // op(x)[i,j]
-		if x.op == blasOpT {
-			i, j = j, i
-		}
-		return v[int64(bi)*x.stride+int64(i+j*x.ld)]
-	}
+	at := opAt
 	rows, cols := make([]float64, m*k), make([]float64, n*k)
 	for bi := range batch {
 		for i := range m {

@@ -719,29 +719,20 @@ func testGPUTraining(t *testing.T, g *GPU, cfg trainer.Config) {
 	cpu.Backend.Download(host, cpu.Params.All)
 	gm.Backend.Upload(gm.Params.All, host)
 	prompt := []int32{2, 0, 1, 1, 0, 2}
-	var outC, outG []int32
-	sc := trainer.SampleConfig{Tokens: 5, Temperature: 0}
-	if err := cpu.SampleRecompute(prompt, sc, func(id int32) error { outC = append(outC, id); return nil }); err != nil {
-		t.Fatal(err)
+	type sampler func([]int32, trainer.SampleConfig, func(int32) error) error
+	same := func(how string, sc trainer.SampleConfig, onCPU, onGPU sampler) {
+		var outs [2][]int32
+		for i, sample := range []sampler{onCPU, onGPU} {
+			if err := sample(prompt, sc, func(id int32) error { outs[i] = append(outs[i], id); return nil }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Logf("%s: cpu %v gpu %v", how, outs[0], outs[1])
+		if fmt.Sprint(outs[0]) != fmt.Sprint(outs[1]) {
+			t.Errorf("%s samples differ: cpu %v, gpu %v", how, outs[0], outs[1])
+		}
 	}
-	if err := gm.SampleRecompute(prompt, sc, func(id int32) error { outG = append(outG, id); return nil }); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("greedy: cpu %v gpu %v", outC, outG)
-	if fmt.Sprint(outC) != fmt.Sprint(outG) {
-		t.Errorf("greedy samples differ: cpu %v, gpu %v", outC, outG)
-	}
+	same("greedy", trainer.SampleConfig{Tokens: 5}, cpu.SampleRecompute, gm.SampleRecompute)
 	// and with the KV cache on the GPU, past the context (the cache refills)
-	outC, outG = nil, nil
-	sc.Tokens = 2 * cfg.Context
-	if err := cpu.Sample(prompt, sc, func(id int32) error { outC = append(outC, id); return nil }); err != nil {
-		t.Fatal(err)
-	}
-	if err := gm.Sample(prompt, sc, func(id int32) error { outG = append(outG, id); return nil }); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("greedy with a KV cache: cpu %v gpu %v", outC, outG)
-	if fmt.Sprint(outC) != fmt.Sprint(outG) {
-		t.Errorf("greedy samples with a KV cache differ: cpu %v, gpu %v", outC, outG)
-	}
+	same("greedy with a KV cache", trainer.SampleConfig{Tokens: 2 * cfg.Context}, cpu.Sample, gm.Sample)
 }

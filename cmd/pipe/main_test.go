@@ -41,7 +41,14 @@ type result struct {
 // run runs pipe with args and stdin, and returns what it wrote and its exit code.
 func run(t *testing.T, stdin []byte, args ...string) result {
 	t.Helper()
+	return runWithEnv(t, nil, stdin, args...)
+}
+
+// runWithEnv is run with env added to the environment.
+func runWithEnv(t *testing.T, env []string, stdin []byte, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(pipeBin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = bytes.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -412,18 +412,7 @@ func TestTrainDataParallelFlags(t *testing.T) {
 	dir := t.TempDir()
 	runEnv := func(env []string, args ...string) result {
 		t.Helper()
-		cmd := exec.Command(pipeBin, args...)
-		cmd.Env = append(os.Environ(), env...)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return result{out.Bytes(), errb.Bytes(), code}
+		return runWithEnv(t, env, nil, args...)
 	}
 	base := []string{"train", "--data", data, "--model", "nano", "--context", "16", "--batch", "2", "--steps", "2", "--eval-batches", "1", "--sample-tokens", "0"}
 	for _, c := range []struct {
