@@ -295,10 +295,12 @@ func TestGPUOps(t *testing.T) {
 }
 
 // TestGPUReversedOrder runs the op and model parity checks again on an emulated device that
-// runs each block's threads, and the grid's blocks, last first. A kernel where one thread reads
-// what another writes with no barrier between (in shared or global memory) reads the new value
-// in one order and the old one in the other (TestEmulator's emu_race), so one of the two runs
-// fails parity. A GPU has its own orders; this test is for the emulator only.
+// runs each block's warps, the threads of each, and the grid's blocks last first, and lands each
+// cp.async copy as it is issued instead of at its wait. A kernel where one thread reads what
+// another writes with no barrier between (in shared or global memory) reads the new value in one
+// order and the old one in the other (TestEmulator's emu_race), and a copy into a tile that
+// another warp still reads overwrites it here, so one of the two runs fails parity. A GPU has
+// its own orders; this test is for the emulator only.
 func TestGPUReversedOrder(t *testing.T) {
 	if os.Getenv("PIPE_GPU") == "1" {
 		t.Skip("PIPE_GPU=1: the emulator's scheduling orders are no question for a GPU")

@@ -15,8 +15,12 @@ void emu_syncthreads(void);
 void emu_shfl(void* v, int size, int arg, int mode, unsigned mask);
 void emu_fail(const char* msg);
 void emu_mma_16816(float* d, const unsigned* a, const unsigned* b, const float* c);
+void emu_ldmatrix_x4(unsigned* r, const void* p, int trans);
+void emu_cp_async16(void* dst, const void* src, int in);
+void emu_cp_commit(void);
+void emu_cp_wait(int n);
 }
-#define PIPE_EMU 1  // the prelude's mma_16816 calls emu_mma_16816 instead of PTX
+#define PIPE_EMU 1  // the prelude calls emu_mma_16816, emu_ldmatrix_x4 and emu_cp_* instead of PTX
 enum { EMU_SHFL_XOR, EMU_SHFL_DOWN, EMU_SHFL_UP, EMU_SHFL_IDX };
 
 #define __global__
@@ -24,6 +28,9 @@ enum { EMU_SHFL_XOR, EMU_SHFL_DOWN, EMU_SHFL_UP, EMU_SHFL_IDX };
 #define __host__
 #define __forceinline__ inline
 #define __noinline__
+// The __shared__ variables of the kernels are the library's only zero-initialised data (.bss):
+// runtime.cc keeps its own state elsewhere and fills .bss with 0xff bytes (NaN as float and as
+// bf16) before each block, as a GPU leaves in shared memory whatever was there before.
 #define __shared__ static
 #define __restrict__ __restrict
 #define __launch_bounds__(...)

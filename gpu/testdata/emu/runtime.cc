@@ -1,8 +1,11 @@
 // The scheduler of gpu/emu_test.go's emulated device: it runs a kernel's grid block by block,
-// each block's threads as fibers on this OS thread, in thread order, and switches between them
-// only where CUDA makes threads wait for each other (__syncthreads, warp shuffles). A barrier
-// that some threads never reach is reported as an error, as are shuffles with a partial mask or
-// from a lane that has exited; the GPU would hang or give garbage there.
+// each block's threads as fibers on this OS thread, and switches between them only where CUDA
+// makes threads wait for each other (__syncthreads, and the warp collectives: shuffles,
+// tensor-core products, ldmatrix). Each warp in turn runs as far as it can, to a __syncthreads
+// or its end, before the next starts: a warp that reads what another writes before the barrier
+// between them reads it unwritten. A barrier that some threads never reach is reported as an
+// error, as are shuffles with a partial mask or from a lane that has exited; the GPU would hang
+// or give garbage there.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,8 +45,15 @@ emu_switch:
 .text
 )");
 
+// The runtime's own state lies in the section emu_state, so that the library's .bss holds only
+// the kernels' __shared__ variables (and a flag of the C runtime's, read at exit), which
+// runBlock fills with 0xff bytes before each block: a kernel that reads shared memory its block
+// has not written reads NaN.
+#define EMU_STATE __attribute__((section("emu_state")))
+extern "C" char __bss_start[] __attribute__((visibility("hidden"))), _end[] __attribute__((visibility("hidden")));
+
 extern "C" {
-emu_dim3 threadIdx, blockIdx, blockDim, gridDim;
+EMU_STATE emu_dim3 threadIdx, blockIdx, blockDim, gridDim;
 }
 
 enum { RUN, AT_BLOCK, AT_WARP, DONE };
@@ -54,20 +64,20 @@ struct Fiber {
 };
 
 static const size_t stackBytes = 64 << 10;
-static char* stacks;  // 1024 stacks, made once
-static Fiber fibers[1024];
-static int nthreads, current;
-static void* scheduler;  // the scheduler's saved stack pointer
+static EMU_STATE char* stacks;  // 1024 stacks, made once
+static EMU_STATE Fiber fibers[1024];
+static EMU_STATE int nthreads, current;
+static EMU_STATE void* scheduler;  // the scheduler's saved stack pointer
 // The values the lanes offer in a shuffle, in two sets used in turn: a lane that has read its
 // partner's value and gone on to the next shuffle writes the other set, while the lanes not yet
 // resumed still read this one; it cannot get further before they have all arrived.
-static char slots[2][1024][8];
-static unsigned shuffles[1024];  // how many shuffles each thread has offered a value to; the
+static EMU_STATE char slots[2][1024][8];
+static EMU_STATE unsigned shuffles[1024];  // how many shuffles each thread has offered a value to; the
                                  // low bit picks the set its next one uses
-static char failure[512];
-static int reverse;  // run each block's threads, and the grid's blocks, last first (emu_set_reverse)
-static void (*entry)(void**);
-static void** entryArgs;
+static EMU_STATE char failure[512];
+static EMU_STATE int reverse;  // run each block's threads, and the grid's blocks, last first (emu_set_reverse)
+static EMU_STATE void (*entry)(void**);
+static EMU_STATE void** entryArgs;
 
 extern "C" const char* emu_error(void) { return failure; }
 
@@ -109,7 +119,7 @@ extern "C" void emu_shfl(void* v, int size, int arg, int mode, unsigned mask) {
 }
 
 // The fragments each lane offers to a tensor-core product, in two sets like the shuffles'.
-static unsigned mmaA[2][1024][4], mmaB[2][1024][2];
+static EMU_STATE unsigned mmaA[2][1024][4], mmaB[2][1024][2];
 
 static float bf16lo(unsigned r) {
   unsigned u = r << 16;
@@ -158,6 +168,85 @@ extern "C" void emu_mma_16816(float* d, const unsigned* a, const unsigned* b, co
   memcpy(d, out, 16);  // d may be c
 }
 
+// The row addresses each lane offers to an ldmatrix, in two sets like the shuffles'.
+static EMU_STATE const void* ldsmRows[2][1024];
+
+// emu_ldmatrix_x4 is ldmatrix.sync.m8n8.x4(.trans).b16 for the warp of the calling thread:
+// every lane offers one row address, waits for the others, then reads its four registers from
+// the rows of the lanes that address them (the layouts are the prelude's ldsm_x4 comment).
+extern "C" void emu_ldmatrix_x4(unsigned* r, const void* p, int trans) {
+  if ((unsigned long long)p & 15) emu_fail("an ldmatrix row address that is not a multiple of 16");
+  int lane = current % 32, base = current - lane;
+  unsigned n = ++shuffles[current], ph = n & 1;
+  ldsmRows[ph][current] = p;
+  wait(AT_WARP);
+  for (int l = 0; l < 32; l++)
+    if (base + l >= nthreads || shuffles[base + l] < n) emu_fail("an ldmatrix in a warp with a lane that has exited or does not exist");
+  int g = lane >> 2, q = lane & 3;
+  for (int m = 0; m < 4; m++) {
+    unsigned short lo, hi;
+    if (!trans) {  // row g, columns 2q and 2q+1
+      const unsigned short* row = (const unsigned short*)ldsmRows[ph][base + 8 * m + g];
+      lo = row[2 * q], hi = row[2 * q + 1];
+    } else {  // column g of rows 2q and 2q+1
+      lo = ((const unsigned short*)ldsmRows[ph][base + 8 * m + 2 * q])[g];
+      hi = ((const unsigned short*)ldsmRows[ph][base + 8 * m + 2 * q + 1])[g];
+    }
+    r[m] = (unsigned)lo | ((unsigned)hi << 16);
+  }
+}
+
+// cp.async: a GPU may land a copy any time from its issue to the wait_group that waits for it.
+// The emulator takes the two ends: in the usual order each thread's copies wait in its queue,
+// with the bytes read when it issued them, until its wait lets their group land, so that a tile
+// read before the wait and the barrier that make it whole is a stale one; in reversed order
+// (emu_set_reverse) they land as they are issued, so that a copy into a buffer that another
+// warp has not finished reading overwrites it.
+struct Copy {
+  void* dst;
+  unsigned char bytes[16];
+  unsigned group;  // the number of groups the thread had committed when it issued the copy
+};
+enum { maxCopies = 64 };
+static EMU_STATE Copy copies[1024][maxCopies];
+static EMU_STATE int ncopies[1024];
+static EMU_STATE unsigned committed[1024];
+
+extern "C" void emu_cp_async16(void* dst, const void* src, int in) {
+  if ((unsigned long long)dst & 15) emu_fail("a cp.async to a shared address that is not a multiple of 16");
+  if (in && ((unsigned long long)src & 15)) emu_fail("a cp.async from a global address that is not a multiple of 16");
+  if (reverse) {
+    if (in)
+      memcpy(dst, src, 16);
+    else
+      memset(dst, 0, 16);
+    return;
+  }
+  if (ncopies[current] == maxCopies) emu_fail("more than 64 cp.async copies waiting in one thread");
+  Copy* c = &copies[current][ncopies[current]++];
+  c->dst = dst;
+  c->group = committed[current];
+  if (in)
+    memcpy(c->bytes, src, 16);
+  else
+    memset(c->bytes, 0, 16);
+}
+
+extern "C" void emu_cp_commit(void) { committed[current]++; }
+
+// emu_cp_wait lands the copies of every committed group but the newest n, in issue order.
+extern "C" void emu_cp_wait(int n) {
+  int kept = 0;
+  for (int i = 0; i < ncopies[current]; i++) {
+    Copy* c = &copies[current][i];
+    if (c->group + n < committed[current])
+      memcpy(c->dst, c->bytes, 16);
+    else
+      copies[current][kept++] = *c;
+  }
+  ncopies[current] = kept;
+}
+
 static void start(void) {
   entry(entryArgs);
   fibers[current].state = DONE;
@@ -183,20 +272,43 @@ static void setThread(int i) {
   threadIdx.z = i / (blockDim.x * blockDim.y);
 }
 
-// runBlock runs every thread of the current block to its end; 0, or -1 with failure set.
-static int runBlock(void) {
-  for (int i = 0; i < nthreads; i++) {
-    fibers[i].sp = newStack(i);
-    fibers[i].state = RUN;
-    shuffles[i] = 0;
-  }
+// runWarp runs the live threads of the warp from thread lo (to hi) until each has ended or waits
+// at __syncthreads, releasing them each time all wait at a warp collective.
+static int runWarp(int lo, int hi) {
   for (;;) {
-    for (int k = 0; k < nthreads; k++) {
-      int i = reverse ? nthreads - 1 - k : k;
+    for (int k = lo; k < hi; k++) {
+      int i = reverse ? hi - 1 - (k - lo) : k;
       if (fibers[i].state != RUN) continue;
       setThread(i);
       emu_switch(&scheduler, fibers[i].sp);
       if (failure[0]) return -1;
+    }
+    int alive = 0, waiting = 0;
+    for (int i = lo; i < hi; i++) {
+      alive += fibers[i].state != DONE;
+      waiting += fibers[i].state == AT_WARP;
+    }
+    if (alive == 0 || waiting != alive) return 0;  // lanes that exited are caught by the collective
+    for (int i = lo; i < hi; i++)
+      if (fibers[i].state == AT_WARP) fibers[i].state = RUN;
+  }
+}
+
+// runBlock runs every thread of the current block to its end; 0, or -1 with failure set.
+static int runBlock(void) {
+  memset(__bss_start, 0xff, _end - __bss_start);
+  for (int i = 0; i < nthreads; i++) {
+    fibers[i].sp = newStack(i);
+    fibers[i].state = RUN;
+    shuffles[i] = 0;
+    ncopies[i] = 0;
+    committed[i] = 0;
+  }
+  int warps = (nthreads + 31) / 32;
+  for (;;) {
+    for (int k = 0; k < warps; k++) {
+      int w = reverse ? warps - 1 - k : k;
+      if (runWarp(w * 32, w * 32 + 32 < nthreads ? w * 32 + 32 : nthreads) != 0) return -1;
     }
     int live = 0, atBlock = 0;
     for (int i = 0; i < nthreads; i++) {
@@ -209,19 +321,6 @@ static int runBlock(void) {
       for (int i = 0; i < nthreads; i++)
         if (fibers[i].state == AT_BLOCK) fibers[i].state = RUN;
       released = true;
-    } else {
-      for (int w = 0; w < nthreads; w += 32) {
-        int end = w + 32 < nthreads ? w + 32 : nthreads, waiting = 0, alive = 0;
-        for (int i = w; i < end; i++) {
-          alive += fibers[i].state != DONE;
-          waiting += fibers[i].state == AT_WARP;
-        }
-        if (alive > 0 && waiting == alive) {
-          for (int i = w; i < end; i++)
-            if (fibers[i].state == AT_WARP) fibers[i].state = RUN;
-          released = true;
-        }
-      }
     }
     if (!released) {
       snprintf(failure, sizeof failure,
@@ -237,6 +336,7 @@ static int runBlock(void) {
 // they are numbered, 1 last to first. Threads switch only at barriers, shuffles and products, so
 // between two of those each thread runs alone: a thread that reads what another writes with no
 // barrier between them sees the value written in one order and the value before it in the other.
+// Reversed, cp.async copies also land at once instead of at their wait.
 extern "C" void emu_set_reverse(int r) { reverse = r; }
 
 // emu_launch runs fn (a kernel's wrapper taking cuLaunchKernel's argument array) over the
