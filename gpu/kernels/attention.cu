@@ -207,65 +207,70 @@ __device__ __forceinline__ void flash_frag_rows(unsigned f[4][4], const bf16* x,
   }
 }
 
-// flash_tile: the block's threads copy the 64 rows of x (row stride st) from row j0 into the
-// tile s (64 x FA_LD), 16 bytes a load; rows past T are zeros. Transposed, s[dim][row] instead.
-__device__ __forceinline__ void flash_tile(bf16* s, const bf16* x, int st, int j0, int T, bool transposed) {
+// flash_load: the block's threads start copying the 64 rows of x (row stride st) from row j0
+// into the tile s (64 x FA_LD), 16 bytes a cp.async; rows past T are zeros. The tile is whole
+// after each thread's cp_async_wait and a __syncthreads.
+__device__ __forceinline__ void flash_load(bf16* s, const bf16* x, int st, int j0, int T) {
   for (int i = threadIdx.x; i < 64 * 8; i += blockDim.x) {
     int r = i >> 3, c = (i & 7) * 8;
-    u128 v = {0u, 0u, 0u, 0u};
-    if (j0 + r < T) v = ld128(x + (i64)(j0 + r) * st + c);
-    if (!transposed) {
-      st128(s + r * FA_LD + c, v);
-    } else {
-      unsigned w[4] = {v.x, v.y, v.z, v.w};
-      #pragma unroll
-      for (int e = 0; e < 8; e++) s[(c + e) * FA_LD + r] = (bf16)(w[e >> 1] >> (16 * (e & 1)));
-    }
+    bool in = j0 + r < T;
+    cp_async16(s + r * FA_LD + c, x + (i64)(in ? j0 + r : 0) * st + c, in);
   }
 }
 
-// flash_b is the B fragment of the 16 (k) x 8 (n) block (ks, nt) of B[k][n] = s[n][k]: a tile's
-// rows are B's columns.
-__device__ __forceinline__ void flash_b(unsigned b[2], const bf16* s, int ks, int nt, int tq, int g) {
-  const bf16* p = s + (nt * 8 + g) * FA_LD + ks * 16 + tq * 2;
-  b[0] = *(const unsigned*)p;
-  b[1] = *(const unsigned*)(p + 8);
-}
-
 // flash_dot: acc (16 rows x 64 cols) = a (16 x 64 dims, A fragments) · sᵀ for the tile s of 64
-// rows: the scores q·kᵀ, dO·vᵀ, and transposed k·qᵀ, v·dOᵀ.
-__device__ __forceinline__ void flash_dot(float acc[8][4], unsigned a[4][4], const bf16* s, int tq, int g) {
+// rows: the scores q·kᵀ, dO·vᵀ, and transposed k·qᵀ, v·dOᵀ. B[k][n] = s[n][k], so the B
+// fragments of columns nt·8.. are s's rows as they are: one ldmatrix gives those of two 16-dim
+// steps (its matrices: dims 0-7, 8-15, 16-23, 24-31 of the step pair).
+__device__ __forceinline__ void flash_dot(float acc[8][4], unsigned a[4][4], const bf16* s, int lane) {
   #pragma unroll
   for (int nt = 0; nt < 8; nt++) {
     acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
     #pragma unroll
-    for (int ks = 0; ks < 4; ks++) {
-      unsigned b[2];
-      flash_b(b, s, ks, nt, tq, g);
+    for (int ks = 0; ks < 4; ks += 2) {
+      unsigned b[4];
+      ldsm_x4(b, s + (nt * 8 + lane % 8) * FA_LD + ks * 16 + (lane / 8) * 8);
       mma_16816(acc[nt], a[ks], b, acc[nt]);
+      mma_16816(acc[nt], a[ks + 1], b + 2, acc[nt]);
     }
   }
 }
 
-// flash_times: out (16 x 64 dims) += p (16 x 64, accumulators, as A) · x, the 64 rows of a tile
-// given transposed (st[dim][row]): P·v, dS·k, Pᵀ·dO, dSᵀ·q. The accumulator layout of one
-// product is the A layout of the next.
-__device__ __forceinline__ void flash_times(float out[8][4], float p[8][4], const bf16* st, int tq, int g) {
+// flash_times: out (16 x 64 dims) += p (16 x 64, accumulators, as A) · s, the tile of 64 rows:
+// P·v, dS·k, Pᵀ·dO, dSᵀ·q. B[k][n] = s[k][n], so the fragments are s's 8x8 blocks transposed:
+// one ldmatrix.trans gives those of two 8-dim column blocks (its matrices: rows 0-7 and 8-15
+// of the step, for dims nt·8.. and then nt·8+8..). The accumulator layout of one product is the
+// A layout of the next.
+__device__ __forceinline__ void flash_times(float out[8][4], float p[8][4], const bf16* s, int lane) {
   #pragma unroll
   for (int ks = 0; ks < 4; ks++) {
     unsigned pa[4] = {pack_bf16(p[2 * ks][0], p[2 * ks][1]), pack_bf16(p[2 * ks][2], p[2 * ks][3]),
                       pack_bf16(p[2 * ks + 1][0], p[2 * ks + 1][1]), pack_bf16(p[2 * ks + 1][2], p[2 * ks + 1][3])};
     #pragma unroll
-    for (int nt = 0; nt < 8; nt++) {
-      unsigned b[2];
-      flash_b(b, st, ks, nt, tq, g);
+    for (int nt = 0; nt < 8; nt += 2) {
+      unsigned b[4];
+      ldsm_x4_t(b, s + (ks * 16 + (lane / 8 % 2) * 8 + lane % 8) * FA_LD + (nt + lane / 16) * 8);
       mma_16816(out[nt], pa, b, out[nt]);
+      mma_16816(out[nt + 1], pa, b + 2, out[nt + 1]);
     }
   }
 }
 
+// The kernels' tiles come in two buffers: the block copies the next tile into one while its
+// warps compute with the other. flash_next starts the copies of tile jt+1 of n (load(tile,
+// buffer)) and waits for this thread's of tile jt; a __syncthreads after it makes tile jt whole.
+template <class Load> __device__ __forceinline__ void flash_next(int jt, int n, Load load) {
+  if (jt + 1 < n) {
+    load(jt + 1, (jt + 1) & 1);
+    cp_async_commit();
+    cp_async_wait<1>();
+  } else {
+    cp_async_wait<0>();
+  }
+}
+
 struct alignas(16) FlashForwardTiles {
-  bf16 k[64 * FA_LD], vt[64 * FA_LD];
+  bf16 k[2][64 * FA_LD], v[2][64 * FA_LD];
 };
 
 // attention_flash_forward: causal attention of q, k, v (heads of 64 bf16, as flash_head reads
@@ -273,10 +278,10 @@ struct alignas(16) FlashForwardTiles {
 // (B,T,C) and, per row, lse (B·NH, T) = log Σ exp(scores), the scores scaled, which the
 // backward pass recomputes the weights from. Grid (⌈T/64⌉, B·NH), 4 warps a block, each warp
 // 16 query rows: it holds its rows of q as mma fragments, and for each 64 keys up to the
-// block's last row (a k tile and a transposed v tile in shared memory, loaded by the whole
-// block) computes the scores S (16x64) = q·kᵀ, masks them, updates the running row max m and
-// sum l, rescales its output accumulator and adds P·v, with P = exp(S − m) taken straight from
-// S's fragments.
+// block's last row (a k tile and a v tile in shared memory, copied by the whole block while
+// the warps work on the previous 64) computes the scores S (16x64) = q·kᵀ, masks them,
+// updates the running row max m and sum l, rescales its output accumulator and adds P·v, with
+// P = exp(S − m) taken straight from S's fragments.
 template <class X>
 __device__ void attention_flash_forward_t(X* out, float* lse, const bf16* q, const bf16* k, const bf16* v, int T, int NH,
                                           i64 sb, int sh, int st, float scale) {
@@ -295,55 +300,63 @@ __device__ void attention_flash_forward_t(X* out, float* lse, const bf16* q, con
   // the log-sum-exp go back to base e at the end
   float scale2 = scale * LOG2E;
   float m0 = -1e30f, m1 = -1e30f, l0 = 0.0f, l1 = 0.0f;
-  int jend = min(T, (int)blockIdx.x * 64 + 64);  // the keys the block's rows see
-  for (int j0 = 0; j0 < jend; j0 += 64) {
-    __syncthreads();  // every warp is done with the last tiles
-    flash_tile(sm.k, K, st, j0, T, false);
-    flash_tile(sm.vt, V, st, j0, T, true);
-    __syncthreads();
-    if (!live) continue;
-    float s[8][4];  // scores (16 rows x 64 keys) as 8 accumulators of 8 keys
-    flash_dot(s, qa, sm.k, tq, g);
-    float mx0 = m0, mx1 = m1;
-    #pragma unroll
-    for (int nt = 0; nt < 8; nt++)
+  int n = blockIdx.x + 1;  // the tiles of 64 keys that the block's rows see
+  auto load = [&](int jt, int buf) {
+    flash_load(sm.k[buf], K, st, jt * 64, T);
+    flash_load(sm.v[buf], V, st, jt * 64, T);
+  };
+  load(0, 0);
+  cp_async_commit();
+  for (int jt = 0; jt < n; jt++) {
+    int j0 = jt * 64, buf = jt & 1;
+    flash_next(jt, n, load);
+    __syncthreads();  // tile jt is whole
+    if (live) {
+      float s[8][4];  // scores (16 rows x 64 keys) as 8 accumulators of 8 keys
+      flash_dot(s, qa, sm.k[buf], lane);
+      float mx0 = m0, mx1 = m1;
+      bool diagonal = jt == n - 1;  // the only tile with keys after some of the rows, or past T
       #pragma unroll
-      for (int e = 0; e < 2; e++) {
-        int col = j0 + nt * 8 + tq * 2 + e;
-        s[nt][e] = col <= r0 && col < T ? s[nt][e] * scale2 : -1e30f;
-        s[nt][2 + e] = col <= r1 && col < T ? s[nt][2 + e] * scale2 : -1e30f;
-        mx0 = fmaxf(mx0, s[nt][e]);
-        mx1 = fmaxf(mx1, s[nt][2 + e]);
+      for (int nt = 0; nt < 8; nt++)
+        #pragma unroll
+        for (int e = 0; e < 2; e++) {
+          int col = j0 + nt * 8 + tq * 2 + e;
+          s[nt][e] = !diagonal || (col <= r0 && col < T) ? s[nt][e] * scale2 : -1e30f;
+          s[nt][2 + e] = !diagonal || (col <= r1 && col < T) ? s[nt][2 + e] * scale2 : -1e30f;
+          mx0 = fmaxf(mx0, s[nt][e]);
+          mx1 = fmaxf(mx1, s[nt][2 + e]);
+        }
+      #pragma unroll
+      for (int o2 = 1; o2 < 4; o2 <<= 1) {  // the 4 lanes of a row
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, o2));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, o2));
       }
-    #pragma unroll
-    for (int o2 = 1; o2 < 4; o2 <<= 1) {  // the 4 lanes of a row
-      mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, o2));
-      mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, o2));
+      float a0 = exp2f(m0 - mx0), a1 = exp2f(m1 - mx1), sum0 = 0.0f, sum1 = 0.0f;
+      m0 = mx0;
+      m1 = mx1;
+      #pragma unroll
+      for (int nt = 0; nt < 8; nt++) {
+        s[nt][0] = exp2f(s[nt][0] - m0);
+        s[nt][1] = exp2f(s[nt][1] - m0);
+        s[nt][2] = exp2f(s[nt][2] - m1);
+        s[nt][3] = exp2f(s[nt][3] - m1);
+        sum0 += s[nt][0] + s[nt][1];
+        sum1 += s[nt][2] + s[nt][3];
+        o[nt][0] *= a0;
+        o[nt][1] *= a0;
+        o[nt][2] *= a1;
+        o[nt][3] *= a1;
+      }
+      #pragma unroll
+      for (int o2 = 1; o2 < 4; o2 <<= 1) {
+        sum0 += __shfl_xor_sync(0xffffffffu, sum0, o2);
+        sum1 += __shfl_xor_sync(0xffffffffu, sum1, o2);
+      }
+      l0 = l0 * a0 + sum0;
+      l1 = l1 * a1 + sum1;
+      flash_times(o, s, sm.v[buf], lane);  // o += P·v
     }
-    float a0 = exp2f(m0 - mx0), a1 = exp2f(m1 - mx1), sum0 = 0.0f, sum1 = 0.0f;
-    m0 = mx0;
-    m1 = mx1;
-    #pragma unroll
-    for (int nt = 0; nt < 8; nt++) {
-      s[nt][0] = exp2f(s[nt][0] - m0);
-      s[nt][1] = exp2f(s[nt][1] - m0);
-      s[nt][2] = exp2f(s[nt][2] - m1);
-      s[nt][3] = exp2f(s[nt][3] - m1);
-      sum0 += s[nt][0] + s[nt][1];
-      sum1 += s[nt][2] + s[nt][3];
-      o[nt][0] *= a0;
-      o[nt][1] *= a0;
-      o[nt][2] *= a1;
-      o[nt][3] *= a1;
-    }
-    #pragma unroll
-    for (int o2 = 1; o2 < 4; o2 <<= 1) {
-      sum0 += __shfl_xor_sync(0xffffffffu, sum0, o2);
-      sum1 += __shfl_xor_sync(0xffffffffu, sum1, o2);
-    }
-    l0 = l0 * a0 + sum0;
-    l1 = l1 * a1 + sum1;
-    flash_times(o, s, sm.vt, tq, g);  // o += P·v
+    __syncthreads();  // every warp is done with buffer buf, which the next round loads
   }
   if (!live) return;
   X* O = flash_out(out, T, NH, 1);
@@ -414,7 +427,7 @@ extern "C" __global__ void attention_flash_backward_dsum_h(float* dsum, const bf
 }
 
 struct alignas(16) FlashDqTiles {
-  bf16 k[64 * FA_LD], kt[64 * FA_LD], v[64 * FA_LD];
+  bf16 k[2][64 * FA_LD], v[2][64 * FA_LD];
 };
 
 template <class X>
@@ -441,28 +454,35 @@ __device__ void attention_flash_backward_dq_t(X* dqkv, const bf16* q, const bf16
   float acc[8][4];
   #pragma unroll
   for (int nt = 0; nt < 8; nt++) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
-  int jend = min(T, (int)blockIdx.x * 64 + 64);
-  for (int j0 = 0; j0 < jend; j0 += 64) {
-    __syncthreads();
-    flash_tile(sm.k, K, st, j0, T, false);
-    flash_tile(sm.kt, K, st, j0, T, true);
-    flash_tile(sm.v, V, st, j0, T, false);
-    __syncthreads();
-    if (!live) continue;
-    float s[8][4], dp[8][4];
-    flash_dot(s, qa, sm.k, tq, g);
-    flash_dot(dp, da, sm.v, tq, g);
-    #pragma unroll
-    for (int nt = 0; nt < 8; nt++)
+  int n = blockIdx.x + 1;  // the tiles of 64 keys that the block's rows see
+  auto load = [&](int jt, int buf) {
+    flash_load(sm.k[buf], K, st, jt * 64, T);
+    flash_load(sm.v[buf], V, st, jt * 64, T);
+  };
+  load(0, 0);
+  cp_async_commit();
+  for (int jt = 0; jt < n; jt++) {
+    int j0 = jt * 64, buf = jt & 1;
+    flash_next(jt, n, load);
+    __syncthreads();  // tile jt is whole
+    if (live) {
+      float s[8][4], dp[8][4];
+      flash_dot(s, qa, sm.k[buf], lane);
+      flash_dot(dp, da, sm.v[buf], lane);
+      bool diagonal = jt == n - 1;
       #pragma unroll
-      for (int e = 0; e < 2; e++) {
-        int col = j0 + nt * 8 + tq * 2 + e;
-        float p0 = col <= r0 && col < T ? exp2f(s[nt][e] * scale2 - L0) : 0.0f;
-        float p1 = col <= r1 && col < T ? exp2f(s[nt][2 + e] * scale2 - L1) : 0.0f;
-        s[nt][e] = p0 * (dp[nt][e] - D0);  // dS
-        s[nt][2 + e] = p1 * (dp[nt][2 + e] - D1);
-      }
-    flash_times(acc, s, sm.kt, tq, g);
+      for (int nt = 0; nt < 8; nt++)
+        #pragma unroll
+        for (int e = 0; e < 2; e++) {
+          int col = j0 + nt * 8 + tq * 2 + e;
+          float p0 = !diagonal || (col <= r0 && col < T) ? exp2f(s[nt][e] * scale2 - L0) : 0.0f;
+          float p1 = !diagonal || (col <= r1 && col < T) ? exp2f(s[nt][2 + e] * scale2 - L1) : 0.0f;
+          s[nt][e] = p0 * (dp[nt][e] - D0);  // dS
+          s[nt][2 + e] = p1 * (dp[nt][2 + e] - D1);
+        }
+      flash_times(acc, s, sm.k[buf], lane);
+    }
+    __syncthreads();  // every warp is done with buffer buf
   }
   if (!live) return;
   X* DQ = flash_out(dqkv, T, NH, 3);
@@ -486,8 +506,8 @@ extern "C" __global__ void attention_flash_backward_dq_h(bf16* dqkv, const bf16*
 }
 
 struct alignas(16) FlashDkdvTiles {
-  bf16 q[64 * FA_LD], qt[64 * FA_LD], d[64 * FA_LD], dt[64 * FA_LD];
-  float lse[64], dsum[64];
+  bf16 q[2][64 * FA_LD], d[2][64 * FA_LD];
+  float lse[2][64], dsum[2][64];
 };
 
 template <class X>
@@ -513,37 +533,46 @@ __device__ void attention_flash_backward_dkdv_t(X* dqkv, const bf16* q, const bf
   for (int nt = 0; nt < 8; nt++)
     #pragma unroll
     for (int e = 0; e < 4; e++) dkacc[nt][e] = dvacc[nt][e] = 0.0f;
-  for (int i0 = blockIdx.x * 64; i0 < T; i0 += 64) {  // the queries that see the block's keys
-    __syncthreads();
-    flash_tile(sm.q, Q, st, i0, T, false);
-    flash_tile(sm.qt, Q, st, i0, T, true);
-    flash_tile(sm.d, DO, dst, i0, T, false);
-    flash_tile(sm.dt, DO, dst, i0, T, true);
-    if (threadIdx.x < 64) {
+  // the tiles of 64 queries that see the block's keys: from the block's own to the last
+  int first = blockIdx.x, n = (T + 63) / 64 - first;
+  auto load = [&](int it, int buf) {
+    int i0 = (first + it) * 64;
+    flash_load(sm.q[buf], Q, st, i0, T);
+    flash_load(sm.d[buf], DO, dst, i0, T);
+    if (threadIdx.x < 64) {  // plain loads: they land by the same __syncthreads
       int row = i0 + threadIdx.x;
-      sm.lse[threadIdx.x] = row < T ? lse[head + row] * LOG2E : 0.0f;  // in base 2
-      sm.dsum[threadIdx.x] = row < T ? dsum[head + row] : 0.0f;
+      sm.lse[buf][threadIdx.x] = row < T ? lse[head + row] * LOG2E : 0.0f;  // in base 2
+      sm.dsum[buf][threadIdx.x] = row < T ? dsum[head + row] : 0.0f;
     }
-    __syncthreads();
-    if (!live) continue;
-    float s[8][4], dp[8][4];
-    flash_dot(s, ka, sm.q, tq, g);   // Sᵀ: keys x queries
-    flash_dot(dp, va, sm.d, tq, g);  // dPᵀ
-    #pragma unroll
-    for (int nt = 0; nt < 8; nt++)
+  };
+  load(0, 0);
+  cp_async_commit();
+  for (int it = 0; it < n; it++) {
+    int i0 = (first + it) * 64, buf = it & 1;
+    flash_next(it, n, load);
+    __syncthreads();  // tile it is whole
+    if (live) {
+      float s[8][4], dp[8][4];
+      flash_dot(s, ka, sm.q[buf], lane);   // Sᵀ: keys x queries
+      flash_dot(dp, va, sm.d[buf], lane);  // dPᵀ
+      bool edge = it == 0 || it == n - 1;  // the diagonal tile, and the one with rows past T
       #pragma unroll
-      for (int e = 0; e < 2; e++) {
-        int qi = nt * 8 + tq * 2 + e, row = i0 + qi;  // the query
-        float L = sm.lse[qi], D = sm.dsum[qi];
-        float p0 = k0 <= row && row < T ? exp2f(s[nt][e] * scale2 - L) : 0.0f;
-        float p1 = k1 <= row && row < T ? exp2f(s[nt][2 + e] * scale2 - L) : 0.0f;
-        s[nt][e] = p0;
-        s[nt][2 + e] = p1;
-        dp[nt][e] = p0 * (dp[nt][e] - D);
-        dp[nt][2 + e] = p1 * (dp[nt][2 + e] - D);
-      }
-    flash_times(dvacc, s, sm.dt, tq, g);
-    flash_times(dkacc, dp, sm.qt, tq, g);
+      for (int nt = 0; nt < 8; nt++)
+        #pragma unroll
+        for (int e = 0; e < 2; e++) {
+          int qi = nt * 8 + tq * 2 + e, row = i0 + qi;  // the query
+          float L = sm.lse[buf][qi], D = sm.dsum[buf][qi];
+          float p0 = !edge || (k0 <= row && row < T) ? exp2f(s[nt][e] * scale2 - L) : 0.0f;
+          float p1 = !edge || (k1 <= row && row < T) ? exp2f(s[nt][2 + e] * scale2 - L) : 0.0f;
+          s[nt][e] = p0;
+          s[nt][2 + e] = p1;
+          dp[nt][e] = p0 * (dp[nt][e] - D);
+          dp[nt][2 + e] = p1 * (dp[nt][2 + e] - D);
+        }
+      flash_times(dvacc, s, sm.d[buf], lane);
+      flash_times(dkacc, dp, sm.q[buf], lane);
+    }
+    __syncthreads();  // every warp is done with buffer buf
   }
   if (!live) return;
   int C = NH * FA_HS;

@@ -77,23 +77,47 @@ __device__ __forceinline__ void mma_16816(float* d, const unsigned* a, const uns
 }
 #endif
 
-// u128 is 16 bytes that move in one load or store (8 bf16). ld128 and st128 need addresses that
-// are multiples of 16, which the emulated device checks (a GPU faults).
-struct alignas(16) u128 {
-  unsigned x, y, z, w;
-};
-__device__ __forceinline__ u128 ld128(const void* p) {
-#ifdef PIPE_EMU
-  if ((unsigned long long)p & 15) emu_fail("a 16-byte load from an address that is not a multiple of 16");
-#endif
-  return *(const u128*)p;
+// Two sm_80 instructions move the tiles of the tensor-core kernels through shared memory.
+//
+// ldsm_x4 is ldmatrix.x4: four 8x8 matrices of bf16 from shared memory into one register each,
+// in the layout of an mma fragment register. Lane l gives the address of row l%8 of matrix l/8
+// (8 bf16, 16 bytes, at a multiple of 16); register m of lane l is then the pair M[l/4][2(l%4)],
+// M[l/4][2(l%4)+1] of matrix m, the first in the low half. ldsm_x4_t takes each matrix
+// transposed: M[2(l%4)][l/4], M[2(l%4)+1][l/4].
+//
+// cp_async16 copies 16 bytes from global memory to shared memory without a register between
+// (cp.async.cg); with in false it writes 16 zero bytes and reads nothing. A thread's copies land
+// by its cp_async_wait<N>: cp_async_commit closes a group of the copies issued since the last,
+// and wait<N> returns when all but the newest N groups have landed. Other threads see the bytes
+// after a __syncthreads that follows the wait. The emulated device delays each copy to that
+// wait, so a missing wait or barrier shows there as a stale tile.
+#ifndef PIPE_EMU
+__device__ __forceinline__ unsigned smem_addr(const void* p) { return (unsigned)__cvta_generic_to_shared(p); }
+__device__ __forceinline__ void ldsm_x4(unsigned r[4], const bf16* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_addr(p)));
 }
-__device__ __forceinline__ void st128(void* p, u128 v) {
-#ifdef PIPE_EMU
-  if ((unsigned long long)p & 15) emu_fail("a 16-byte store to an address that is not a multiple of 16");
-#endif
-  *(u128*)p = v;
+__device__ __forceinline__ void ldsm_x4_t(unsigned r[4], const bf16* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_addr(p)));
 }
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool in) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src), "r"(in ? 16 : 0)
+               : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+template <int N> __device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+#else
+__device__ __forceinline__ void ldsm_x4(unsigned r[4], const bf16* p) { emu_ldmatrix_x4(r, p, 0); }
+__device__ __forceinline__ void ldsm_x4_t(unsigned r[4], const bf16* p) { emu_ldmatrix_x4(r, p, 1); }
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool in) { emu_cp_async16(dst, src, in); }
+__device__ __forceinline__ void cp_async_commit() { emu_cp_commit(); }
+template <int N> __device__ __forceinline__ void cp_async_wait() { emu_cp_wait(N); }
+#endif
 
 // pack_bf16 is two values as the bf16 pair of one mma register: lo in the low half.
 __device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
