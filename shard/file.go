@@ -8,6 +8,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/pipe-dev/pipe/internal/arrowfb"
 	"github.com/pipe-dev/pipe/tokstream"
 )
 
@@ -50,6 +51,10 @@ func openMapped(path string, data []byte) (f *File, err error) {
 	}
 	if len(data) < 2*len(arrowMagic)+2+4 || !bytes.HasSuffix(data, arrowMagic) {
 		return nil, fmt.Errorf("%s: %w: its %d bytes do not end with the Arrow footer", path, ErrTruncated, len(data))
+	}
+	// arrow-go trusts the lengths in the footer and the messages' headers: check them first
+	if err := arrowfb.File(data); err != nil {
+		return nil, fmt.Errorf("%s: %w: %v", path, ErrFormat, err)
 	}
 	defer func() {
 		if p := recover(); p != nil {

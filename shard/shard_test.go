@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -569,4 +570,57 @@ func TestMaxOf(t *testing.T) {
 			t.Fatalf("maxOf(%v) = %d, want %d", xs, got, want)
 		}
 	}
+}
+
+// A length or offset anywhere in a shard's Arrow metadata (the footer, the
+// schema, a record batch's header) set to a huge value is an error
+// wrapping ErrFormat or, where arrow-go does not read the word, a shard
+// that still reads. arrow-go v18.8.0 trusts the vector lengths in that
+// metadata: before OpenFile checked them (internal/arrowfb), a corrupt
+// field count made it allocate without bound and the process die.
+func TestOpenCorruptMetadata(t *testing.T) {
+	dir := t.TempDir()
+	m := writeDocs(t, dir, meta16, Options{ShardTokens: 2000, BatchBytes: 1024}, makeDocs(20, 50257, 100, 7))
+	path := filepath.Join(dir, m.Shards[0].File)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	footerLen := int(binary.LittleEndian.Uint32(data[len(data)-10:]))
+	// the schema and the first batch's header at the start, the footer at the end
+	regions := [][2]int{{8, min(1024, len(data))}, {len(data) - 10 - footerLen, len(data) - 10}}
+	refused := 0
+	for _, r := range regions {
+		for p := r[0] &^ 3; p+4 <= r[1]; p += 4 {
+			for _, v := range []uint32{0x7fffffff, 0xfffffff0, 0x00100000} {
+				bad := bytes.Clone(data)
+				binary.LittleEndian.PutUint32(bad[p:], v)
+				if err := readMapped(path, bad); err != nil {
+					refused++
+					if !errors.Is(err, ErrFormat) && !errors.Is(err, ErrTruncated) {
+						t.Errorf("word at %d set to %#x: %v, want ErrFormat or ErrTruncated", p, v, err)
+					}
+				}
+			}
+		}
+	}
+	if refused == 0 {
+		t.Fatal("no corrupt word was refused")
+	}
+	t.Logf("%d of the corrupt files refused", refused)
+}
+
+// readMapped opens data as the shard at path and reads every batch.
+func readMapped(path string, data []byte) error {
+	f, err := openMapped(path, data)
+	if err != nil {
+		return err
+	}
+	defer func() { f.data = nil; f.Close() }() // data is not a map
+	for i := range f.NumBatches() {
+		if _, err := f.Batch(i); err != nil {
+			return err
+		}
+	}
+	return nil
 }

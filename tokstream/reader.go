@@ -2,15 +2,18 @@ package tokstream
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/pipe-dev/pipe/internal/arrowfb"
 )
 
 // Batch is a run of documents as the stream holds them: document i is
@@ -67,10 +70,10 @@ func (a *boundedAllocator) Reallocate(n int, b []byte) []byte {
 // too, compressed ones included, as long as the schema and metadata are
 // ours (column order and nullability do not matter).
 //
-// No message or buffer may exceed 2 GiB, so a corrupt length is an error,
-// not an allocation. One hole remains, in arrow-go v18.8.0 below us: it
-// trusts the vector lengths inside a message's flatbuffer header, and a
-// corrupt header can make it allocate without bound.
+// No message or buffer may exceed 2 GiB, a message's body is allocated as
+// its bytes arrive, and each message's flatbuffer header is checked
+// (internal/arrowfb) before arrow-go reads it, so a corrupt length is an
+// error, not an allocation.
 type Reader struct {
 	// ReuseTokens lets Next return a tokens slice that the next call
 	// overwrites, saving an allocation per document (as csv.Reader's
@@ -113,8 +116,8 @@ func (r *Reader) Meta() Meta { return r.meta }
 func (r *Reader) startStream() error {
 	r.stream++
 	r.batchNo = 0
-	mr := &messageReader{MessageReader: ipc.NewMessageReader(r.src, ipc.WithAllocator(r.mem),
-		ipc.WithBodySizeLimit(maxBodyBytes), ipc.WithMetadataSizeLimit(maxMetadataBytes))}
+	mr := &messageReader{r: r.src, mem: r.mem}
+	mr.refs.Add(1)
 	ir, err := ipc.NewReaderFromMessageReader(mr, ipc.WithAllocator(r.mem))
 	if err != nil {
 		return r.posErr(fmt.Errorf("read schema: %w", r.classify(err)))
@@ -137,13 +140,24 @@ func (r *Reader) startStream() error {
 	return nil
 }
 
-// classify maps the end of input in the middle of a stream to ErrTruncated.
+// classify maps the end of input in the middle of a stream to ErrTruncated,
+// and what arrow-go refuses in a message to ErrFormat; a failure to read
+// the input stays as it is.
 func (r *Reader) classify(err error) error {
-	if errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ErrTruncated) {
+	var re readError
+	switch {
+	case errors.Is(err, ErrTruncated), errors.Is(err, ErrFormat), errors.As(err, &re):
+		return err
+	case errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Errorf("%w: %v", ErrTruncated, err)
 	}
-	return err
+	return fmt.Errorf("%w: %v", ErrFormat, err)
 }
+
+// readError is a failure to read the input (not its end).
+type readError struct{ error }
+
+func (e readError) Unwrap() error { return e.error }
 
 // posErr says where in the input err happened.
 func (r *Reader) posErr(err error) error {
@@ -323,17 +337,97 @@ func (r *Reader) checkRange(lo, hi int64) error {
 	return nil
 }
 
-// messageReader passes on the messages of one stream, telling its proper
-// end (the end-of-stream marker, io.EOF) from input that stops between two
-// messages (ErrTruncated). The ipc reader beneath treats both as io.EOF.
+// messageReader reads the messages of one stream for arrow-go's ipc reader
+// (an ipc.MessageReader), checking each as it goes: the lengths against
+// maxMetadataBytes and maxBodyBytes, the flatbuffer header (arrowfb), and
+// the end, telling the end-of-stream marker (io.EOF) from input that stops
+// between two messages or inside one (ErrTruncated).
+//
+// A message is a 4-byte continuation marker 0xFFFFFFFF (absent before
+// Arrow 0.15), the length of the metadata, the metadata (a Message
+// flatbuffer, padded to 8 bytes), then a body of the length it states. A
+// length of 0 is the end-of-stream marker.
 type messageReader struct {
-	ipc.MessageReader
+	r    io.Reader
+	mem  memory.Allocator
+	msg  *ipc.Message // the last, released by the next call
+	refs atomic.Int64
+}
+
+func (m *messageReader) Retain() { m.refs.Add(1) }
+
+func (m *messageReader) Release() {
+	if m.refs.Add(-1) == 0 && m.msg != nil {
+		m.msg.Release()
+		m.msg = nil
+	}
 }
 
 func (m *messageReader) Message() (*ipc.Message, error) {
-	msg, err := m.MessageReader.Message()
-	if err != nil && err != io.EOF && errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: the input ends without the end-of-stream marker", ErrTruncated)
+	if m.msg != nil {
+		m.msg.Release()
+		m.msg = nil
 	}
-	return msg, err
+	var word [4]byte
+	if _, err := io.ReadFull(m.r, word[:]); err != nil {
+		if err == io.EOF {
+			return nil, fmt.Errorf("%w: the input ends without the end-of-stream marker", ErrTruncated)
+		}
+		return nil, m.truncated("message", err)
+	}
+	n := binary.LittleEndian.Uint32(word[:])
+	if n == 0xffffffff {
+		if _, err := io.ReadFull(m.r, word[:]); err != nil {
+			return nil, m.truncated("message length", err)
+		}
+		n = binary.LittleEndian.Uint32(word[:])
+	}
+	if n == 0 {
+		return nil, io.EOF
+	}
+	if int64(int32(n)) < 4 || int64(n) > maxMetadataBytes {
+		return nil, fmt.Errorf("%w: message metadata of %d bytes (the limit is %d)", ErrFormat, int32(n), maxMetadataBytes)
+	}
+	meta := make([]byte, n)
+	if _, err := io.ReadFull(m.r, meta); err != nil {
+		return nil, m.truncated("message metadata", err)
+	}
+	if err := arrowfb.Message(meta); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
+	}
+	body, err := m.body(meta)
+	if err != nil {
+		return nil, err
+	}
+	m.msg = ipc.NewMessage(memory.NewBufferBytes(meta), body)
+	body.Release()
+	return m.msg, nil
+}
+
+// body reads the body the message's metadata states the length of, growing the buffer as the
+// bytes arrive, so that a corrupt length allocates no more than the input holds.
+func (m *messageReader) body(meta []byte) (*memory.Buffer, error) {
+	n := arrowfb.BodyLength(meta)
+	if n < 0 || n > maxBodyBytes {
+		return nil, fmt.Errorf("%w: a message body of %d bytes (the limit is %d)", ErrFormat, n, maxBodyBytes)
+	}
+	body := memory.NewResizableBuffer(m.mem)
+	for have := int64(0); have < n; {
+		next := min(n, max(2*have, 1<<20))
+		body.Resize(int(next))
+		if _, err := io.ReadFull(m.r, body.Bytes()[have:next]); err != nil {
+			body.Release()
+			return nil, m.truncated("message body", err)
+		}
+		have = next
+	}
+	return body, nil
+}
+
+// truncated is err, reading what, as ErrTruncated where the input ended.
+func (m *messageReader) truncated(what string, err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: the input ends inside a %s", ErrTruncated, what)
+	}
+	return readError{fmt.Errorf("read %s: %w", what, err)}
 }

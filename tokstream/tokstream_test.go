@@ -595,9 +595,9 @@ func BenchmarkReader(b *testing.B) {
 	}
 }
 
-// bodyRanges returns where the bodies of the record batches of a stream lie.
-func bodyRanges(t testing.TB, data []byte) [][2]int {
-	var ranges [][2]int
+// messageRanges returns where the metadata (the flatbuffer) and the body of
+// each message of a stream lie.
+func messageRanges(t testing.TB, data []byte) (meta, body [][2]int) {
 	pos := 0
 	for pos+8 <= len(data) {
 		metaLen := int(int32(binary.LittleEndian.Uint32(data[pos+4:])))
@@ -610,23 +610,84 @@ func bodyRanges(t testing.TB, data []byte) [][2]int {
 		}
 		start := pos + 8 + metaLen
 		end := start + int(msg.BodyLen())
+		meta = append(meta, [2]int{pos + 8, start})
 		if msg.Type() == ipc.MessageRecordBatch {
-			ranges = append(ranges, [2]int{start, end})
+			body = append(body, [2]int{start, end})
 		}
 		pos = end
 	}
-	return ranges
+	return meta, body
+}
+
+// bodyRanges returns where the bodies of the record batches of a stream lie.
+func bodyRanges(t testing.TB, data []byte) [][2]int {
+	_, body := messageRanges(t, data)
+	return body
+}
+
+// readAll reads every document of a stream, checking that none has a
+// token at or above the vocab size; it returns the reader's first error.
+func readAll(t testing.TB, data []byte) error {
+	r, err := NewReader(bytes.NewReader(data))
+	if err != nil {
+		return err
+	}
+	vocab := uint32(r.Meta().VocabSize)
+	for {
+		_, toks, err := r.Next()
+		if err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		for _, tok := range toks {
+			if tok >= vocab {
+				t.Fatalf("token %d passed a vocab of %d", tok, vocab)
+			}
+		}
+	}
+}
+
+// A length or offset anywhere in a message's flatbuffer metadata set to a
+// huge value is an error or, where the word was not one arrow-go reads, a
+// stream that still reads. arrow-go v18.8.0 trusts the vector lengths in
+// the metadata (a schema's fields, say): before the reader checked them
+// (internal/arrowfb), one of these words made it allocate 32 GiB and the
+// test process die out of memory.
+func TestReaderCorruptMetadata(t *testing.T) {
+	data := encode(t, Meta{TokenizerSHA256: sha, VocabSize: 300, EOT: 0}, 256, makeDocs(6, 300, 1))
+	meta, _ := messageRanges(t, data)
+	if len(meta) < 3 {
+		t.Fatalf("%d messages, want a schema and batches", len(meta))
+	}
+	refused := 0
+	for _, m := range meta[:2] { // the schema, a record batch
+		for p := m[0]; p+4 <= m[1]; p += 4 {
+			for _, v := range []uint32{0x7fffffff, 0xfffffff0, 0x00100000} {
+				bad := bytes.Clone(data)
+				binary.LittleEndian.PutUint32(bad[p:], v)
+				if err := readAll(t, bad); err != nil {
+					refused++
+					if !errors.Is(err, ErrFormat) && !errors.Is(err, ErrTruncated) {
+						t.Errorf("word at %d set to %#x: %v, want ErrFormat or ErrTruncated", p, v, err)
+					}
+				}
+			}
+		}
+	}
+	if refused == 0 {
+		t.Fatal("no corrupt word was refused")
+	}
+	t.Logf("%d of the corrupt streams refused", refused)
 }
 
 // Whatever the bytes of the record batch bodies, the reader returns
 // documents with no token at or above the vocab size, then an error or
 // io.EOF; it does not panic.
 //
-// Only the bodies are fuzzed: arrow-go v18.8.0 trusts the vector lengths in
-// a message's flatbuffer metadata (ipc.schemaFromFB, ipc.metadataFromFB) and
-// a corrupt one makes it allocate without bound, which no reader above it
-// can catch. The bodies are what our checks (nulls, offsets, token range)
-// are for.
+// FuzzReader patches the bytes of the bodies, where our checks (nulls,
+// offsets, token range) are what stands between them and the trainer;
+// FuzzReaderAnywhere patches any byte, metadata included.
 func FuzzReader(f *testing.F) {
 	maxBodyBytes = 1 << 20 // not gigabytes per input
 	streams := map[bool][]byte{}
@@ -650,22 +711,23 @@ func FuzzReader(f *testing.F) {
 		for i, b := range patch {
 			data[body[(int(at)+i)%len(body)]] = b
 		}
-		r, err := NewReader(bytes.NewReader(data))
-		if err != nil {
+		if err := readAll(t, data); err != nil && !errors.Is(err, ErrFormat) {
 			t.Fatal(err)
 		}
-		vocab := uint32(r.Meta().VocabSize)
-		for {
-			_, toks, err := r.Next()
-			if err != nil {
-				return
-			}
-			for _, tok := range toks {
-				if tok >= vocab {
-					t.Fatalf("token %d passed a vocab of %d", tok, vocab)
-				}
-			}
+	})
+}
+
+func FuzzReaderAnywhere(f *testing.F) {
+	maxBodyBytes = 1 << 20
+	data := encode(f, Meta{TokenizerSHA256: sha, VocabSize: 300, EOT: 0}, 256, makeDocs(6, 300, 1))
+	f.Add(uint16(12), []byte{0xff, 0xff, 0xff, 0x7f})
+	f.Add(uint16(300), []byte{0x10})
+	f.Fuzz(func(t *testing.T, at uint16, patch []byte) {
+		bad := bytes.Clone(data)
+		for i, b := range patch {
+			bad[(int(at)+i)%len(bad)] = b
 		}
+		readAll(t, bad)
 	})
 }
 
