@@ -155,10 +155,22 @@ print()
 if g and g.get("profile"):
     total = sum(r["ms"] for r in g["profile"]) or 1
     print("### One GPT-2 step, kernel by kernel (synchronised after each: slower than the timed steps)\n")
-    print("| kernel or product | ms | calls | share |")
-    print("|---|---|---|---|")
+    # TFLOPS where the work is known: products by their shape, the flash kernels by GPT-2's
+    # (12 heads of 64, context 1024; causal: half of each T x T product), 2, 3 and 4 products
+    B, T, NH, hs = g["batch"], 1024, 12, 64
+    flash = {"attention_flash_forward": 2, "attention_flash_backward_dq": 3, "attention_flash_backward_dkdv": 4}
+    def flops(name):
+        m = re.match(r"gemm (\d+)x(\d+)x(\d+)(?:×(\d+))?", name)
+        if m:
+            return 2 * int(m[1]) * int(m[2]) * int(m[3]) * int(m[4] or 1)
+        k = flash.get(name.removesuffix("_h"))
+        return k * B * NH * T * T * hs if k else 0
+    print("| kernel or product | ms | calls | share | TFLOPS |")
+    print("|---|---|---|---|---|")
     for r in g["profile"][:30]:
-        print(f"| {r['name']} | {r['ms']:.2f} | {r['calls']} | {r['ms'] / total:.1%} |")
+        f = flops(r["name"]) * r["calls"]
+        tf = f"{f / (r['ms'] / 1e3) / 1e12:.0f}" if f and r["ms"] > 0 else ""
+        print(f"| {r['name']} | {r['ms']:.2f} | {r['calls']} | {r['ms'] / total:.1%} | {tf} |")
     print(f"\nall: {total:.1f} ms\n")
 for name in ("ops", "training"):
     try:
