@@ -87,7 +87,7 @@ run)
     return 0
   }
   phase info 20 bash -c 'nvidia-smi; nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv; python3 -c "import torch; print(torch.__version__, torch.version.cuda, torch.cuda.get_device_name())"'
-  phase ops 100 "$build/gpu.test" -test.run 'TestGPUOps|TestGPUClassifierFused|TestGPUSumSquares|TestGPUAttention|TestGPUModel|TestProfile|TestGPUNCCL' -test.v
+  phase ops 100 "$build/gpu.test" -test.run 'TestGPULayouts|TestGPUOps|TestGPUClassifierFused|TestGPUSumSquares|TestGPUAttention|TestGPUModel|TestProfile|TestGPUNCCL' -test.v
   if grep -q -- '--- FAIL' "$OUT/logs/ops.log" 2>/dev/null; then # which part: the flash kernels, or cuBLASLt's epilogues?
     PIPE_GPU_FLASH=0 phase ops-noflash 45 "$build/gpu.test" -test.run 'TestGPUOps|TestGPUModel' -test.v
     PIPE_GPU_EPILOGUES=0 phase ops-noepilogues 45 "$build/gpu.test" -test.run 'TestGPUOps|TestGPUModel' -test.v

@@ -278,6 +278,22 @@ func TestDryRun(t *testing.T) {
 			t.Logf("launches: %v", dev.counts)
 		})
 	}
+	// the probe of the fragment layouts, which only TestGPULayouts runs
+	dev := newDryDevice(t)
+	g, err := newGPU(dev, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var probeErr error
+	func() {
+		defer Recover(&probeErr)
+		defer g.enter()()
+		runLayoutProbe(g, [256]uint16{}, [256]uint16{})
+	}()
+	if probeErr != nil {
+		t.Fatal(probeErr)
+	}
+	launched["layout_probe"] += dev.counts["layout_probe"]
 	sigs, _ := kernelSigs()
 	for name := range sigs {
 		if launched[name] == 0 {

@@ -448,6 +448,67 @@ func checkClassifierFused(t *testing.T, g *GPU) {
 	}
 }
 
+// TestGPULayouts runs layout_probe (kernels/probe.cu) and checks what ldmatrix and
+// mma.m16n8k16 give against the layouts the prelude states (from PTX ISA): on a GPU, that the
+// hardware reads them so; on the emulated device, that the emulator does. Small integers keep
+// every product exact.
+func TestGPULayouts(t *testing.T) {
+	g := openGPU(t)
+	defer fatalOnCUDA(t)
+	defer g.enter()()
+	rng := rand.New(rand.NewPCG(5, 6))
+	var a, b [256]float32
+	var abits, bbits [256]uint16
+	for i := range a {
+		a[i], b[i] = float32(rng.IntN(9)-4), float32(rng.IntN(9)-4)
+		abits[i] = uint16(math.Float32bits(a[i]) >> 16) // exact in bf16
+		bbits[i] = uint16(math.Float32bits(b[i]) >> 16)
+	}
+	d, regs := runLayoutProbe(g, abits, bbits)
+	// block m of an A fragment: rows 8·(m%2).., columns 8·(m/2)..
+	at := func(m, r, c int) uint32 { return uint32(abits[(8*(m%2)+r)*16+8*(m/2)+c]) }
+	bad := 0
+	for l := range 32 {
+		for m := range 4 {
+			want := at(m, l/4, 2*(l%4)) | at(m, l/4, 2*(l%4)+1)<<16
+			wantT := at(m, 2*(l%4), l/4) | at(m, 2*(l%4)+1, l/4)<<16
+			if got := regs[8*l+m]; got != want && bad < 8 {
+				bad++
+				t.Errorf("ldmatrix: lane %d register %d is %#08x, want %#08x", l, m, got, want)
+			}
+			if got := regs[8*l+4+m]; got != wantT && bad < 8 {
+				bad++
+				t.Errorf("ldmatrix.trans: lane %d register %d is %#08x, want %#08x", l, m, got, wantT)
+			}
+		}
+	}
+	for r := range 16 {
+		for c := range 16 {
+			var want float32
+			for k := range 16 {
+				want += a[r*16+k] * b[k*16+c]
+			}
+			if d[r*16+c] != want && bad < 16 {
+				bad++
+				t.Errorf("mma: d[%d][%d] = %v, want %v", r, c, d[r*16+c], want)
+			}
+		}
+	}
+}
+
+// runLayoutProbe runs layout_probe on the bf16 matrices a and b; it returns the product and
+// the lanes' registers.
+func runLayoutProbe(g *GPU, a, b [256]uint16) (d [256]float32, regs [256]uint32) {
+	pa, pb := g.get("probe.a", kBF16P, 256), g.get("probe.b", kBF16P, 256)
+	pd, pr := g.get("probe.d", kF32P, 256), g.get("probe.regs", kI32P, 256)
+	g.must(g.dev.htod(pa, unsafe.Pointer(&a[0]), 512))
+	g.must(g.dev.htod(pb, unsafe.Pointer(&b[0]), 512))
+	g.launch("layout_probe", [3]uint32{1, 1, 1}, [3]uint32{32, 1, 1}, f32p(pd), i32p(pr), bf16p(pa), bf16p(pb))
+	g.must(g.dev.dtoh(unsafe.Pointer(&d[0]), pd, 1024))
+	g.must(g.dev.dtoh(unsafe.Pointer(&regs[0]), pr, 1024))
+	return d, regs
+}
+
 // TestGPUSumSquares checks the global-norm sum against the CPU's.
 func TestGPUSumSquares(t *testing.T) { checkSumSquares(t, openGPU(t)) }
 
