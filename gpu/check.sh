@@ -177,7 +177,7 @@ for name in ("ops", "training"):
         log = open(os.path.join(out, "logs", name + ".log")).read()
     except Exception:
         continue
-    lines = [l.strip() for l in log.splitlines() if re.search(r"rel err|loss cpu|steps .*cpu|greedy|worst|--- (FAIL|PASS)|device:", l)]
+    lines = [l.strip() for l in log.splitlines() if re.search(r"rel err|loss cpu|steps .*cpu|greedy|worst|--- (FAIL|PASS)|device:|ldmatrix|mma:", l)]
     print(f"### {name}\n")
     print("```")
     print("\n".join(lines[:150]))
