@@ -72,10 +72,11 @@ static EMU_STATE void* scheduler;  // the scheduler's saved stack pointer
 // partner's value and gone on to the next shuffle writes the other set, while the lanes not yet
 // resumed still read this one; it cannot get further before they have all arrived.
 static EMU_STATE char slots[2][1024][8];
-static EMU_STATE unsigned shuffles[1024];  // how many shuffles each thread has offered a value to; the
-                                 // low bit picks the set its next one uses
+// How many warp collectives (shuffles, products, ldmatrix) each thread has offered a value to;
+// the low bit picks the set its next one uses.
+static EMU_STATE unsigned shuffles[1024];
 static EMU_STATE char failure[512];
-static EMU_STATE int reverse;  // run each block's threads, and the grid's blocks, last first (emu_set_reverse)
+static EMU_STATE int reverse;  // warps, threads and blocks last first, cp.async at issue (emu_set_reverse)
 static EMU_STATE void (*entry)(void**);
 static EMU_STATE void** entryArgs;
 
