@@ -706,9 +706,10 @@ func (g *GPU) weightGrads(dweight, dbias trainer.Buf, d bf16p, dout, inp trainer
 // flashHS is the head size attention_flash_forward is written for (GPT-2's at every size).
 const flashHS = 64
 
-// useFlash says whether attention of this shape runs as attention_flash_forward.
-func (g *GPU) useFlash(B, NH, hs int) bool {
-	return !g.NoFlash && hs == flashHS && B*NH <= 65535
+// useFlash says whether attention of this shape runs as attention_flash_forward: heads of 64,
+// and a context whose rows fit the grids' second dimension (65,535 blocks of 4, in dsum's).
+func (g *GPU) useFlash(T, hs int) bool {
+	return !g.NoFlash && hs == flashHS && (T+3)/4 <= 65535
 }
 
 // AttentionForward: per (batch, head), att = softmax(q·kᵀ/√hs) causal, out = att·v; see attention.cu.
@@ -719,11 +720,11 @@ func (g *GPU) AttentionForward(out, att trainer.Buf, qkv trainer.Buf, B, T, C, N
 	defer g.enter()()
 	hs, BNH := C/NH, B*NH
 	scale := float32(1 / math.Sqrt(float64(hs)))
-	if g.useFlash(B, NH, hs) {
+	if g.useFlash(T, hs) {
 		lse := g.kept(att, kF32P, BNH*T)
 		g.attOut[att.Dev] = out
 		q, k, v, view := g.flashQKV(qkv, B, T, NH)
-		g.launch(g.kernelFor("attention_flash_forward", out), [3]uint32{uint32((T + 63) / 64), uint32(BNH), 1},
+		g.launch(g.kernelFor("attention_flash_forward", out), [3]uint32{uint32(BNH), uint32((T + 63) / 64), 1},
 			[3]uint32{128, 1, 1}, act(out), f32p(lse), q, k, v, int32(T), int32(NH), view.sb, view.sh, view.st, scale)
 		return
 	}
@@ -794,9 +795,9 @@ func (g *GPU) AttentionBackward(dqkv trainer.Buf, dout, qkv, att trainer.Buf, B,
 			g.launch1D("attention_unpermute_backward", int64(n), do, f32p(dout.Dev), int32(B), int32(T), int32(NH), int32(hs))
 		}
 		dsum := g.get("att.dsum", kF32P, BNH*T)
-		g.launch(g.kernelFor("attention_flash_backward_dsum", o), [3]uint32{uint32((T + 3) / 4), uint32(BNH), 1},
+		g.launch(g.kernelFor("attention_flash_backward_dsum", o), [3]uint32{uint32(BNH), uint32((T + 3) / 4), 1},
 			[3]uint32{128, 1, 1}, f32p(dsum), do, dview.sb, dview.sh, dview.st, act(o), int32(T), int32(NH))
-		grid := [3]uint32{uint32((T + 63) / 64), uint32(BNH), 1}
+		grid := [3]uint32{uint32(BNH), uint32((T + 63) / 64), 1}
 		for _, name := range []string{"attention_flash_backward_dq", "attention_flash_backward_dkdv"} {
 			g.launch(g.kernelFor(name, dqkv), grid, [3]uint32{128, 1, 1}, act(dqkv), q, k, v, view.sb, view.sh, view.st,
 				do, dview.sb, dview.sh, dview.st, f32p(kept.p), f32p(dsum), int32(T), int32(NH), scale)

@@ -175,15 +175,18 @@ extern "C" __global__ void attention_decode(float* out, float* att, float* kcach
 // The flash kernels read a head's q, k, v and dO as T rows of 64 bf16, row t at x + t·st from
 // the head's first, which is at b·sb + h·sh: in the (B,T,3C) or (B,T,C) activations themselves
 // when those are bf16 (st = 3C or C, sh = 64), else in copies permuted to (B,NH,T,64).
-// flash_head is where head bh = b·NH + h begins.
+// Their grids are (B·NH, tiles): blockIdx.x is the head bh = b·NH + h, so that a tile of every
+// head is launched before the next tile of any, and the kernels can order the tiles heaviest
+// first (the causal mask gives the last query tiles the most keys), which leaves the shortest
+// blocks for the end of the grid. flash_head is where the block's head begins.
 __device__ __forceinline__ const bf16* flash_head(const bf16* x, int NH, i64 sb, int sh) {
-  return x + (i64)(blockIdx.y / NH) * sb + (i64)(blockIdx.y % NH) * sh;
+  return x + (i64)(blockIdx.x / NH) * sb + (i64)(blockIdx.x % NH) * sh;
 }
 
 // flash_out is the element (t, col) of a head's part of a (B,T,NH·64·parts) tensor: the
 // attention's output (parts 1) or the gradient of qkv (parts 3, q's columns first).
 template <class X> __device__ __forceinline__ X* flash_out(X* x, int T, int NH, int parts) {
-  return x + (i64)(blockIdx.y / NH) * T * parts * NH * FA_HS + (blockIdx.y % NH) * FA_HS;
+  return x + (i64)(blockIdx.x / NH) * T * parts * NH * FA_HS + (blockIdx.x % NH) * FA_HS;
 }
 
 // st_pair stores two neighbouring values (the first at an even index): one 32-bit store in bf16.
@@ -276,8 +279,8 @@ struct alignas(16) FlashForwardTiles {
 // attention_flash_forward: causal attention of q, k, v (heads of 64 bf16, as flash_head reads
 // them) without the (T,T) matrices (FlashAttention-2's forward pass on the tensor cores): out
 // (B,T,C) and, per row, lse (B·NH, T) = log Σ exp(scores), the scores scaled, which the
-// backward pass recomputes the weights from. Grid (⌈T/64⌉, B·NH), 4 warps a block, each warp
-// 16 query rows: it holds its rows of q as mma fragments, and for each 64 keys up to the
+// backward pass recomputes the weights from. Grid (B·NH, ⌈T/64⌉), the last query tiles first,
+// 4 warps a block, each warp 16 query rows: it holds its rows of q as mma fragments, and for each 64 keys up to the
 // block's last row (a k tile and a v tile in shared memory, copied by the whole block while
 // the warps work on the previous 64) computes the scores S (16x64) = q·kᵀ, masks them,
 // updates the running row max m and sum l, rescales its output accumulator and adds P·v, with
@@ -288,7 +291,8 @@ __device__ void attention_flash_forward_t(X* out, float* lse, const bf16* q, con
   __shared__ FlashForwardTiles sm;
   int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, tq = lane & 3;
   const bf16 *Q = flash_head(q, NH, sb, sh), *K = flash_head(k, NH, sb, sh), *V = flash_head(v, NH, sb, sh);
-  int i0 = blockIdx.x * 64 + warp * 16;
+  int tile = gridDim.y - 1 - blockIdx.y;  // of 64 query rows
+  int i0 = tile * 64 + warp * 16;
   bool live = i0 < T;                // a warp past the end still helps to load the tiles
   int r0 = i0 + g, r1 = i0 + g + 8;  // the two rows of this lane
   unsigned qa[4][4];                 // q (16 rows x 64 dims) as 4 A fragments of 16 dims
@@ -300,7 +304,7 @@ __device__ void attention_flash_forward_t(X* out, float* lse, const bf16* q, con
   // the log-sum-exp go back to base e at the end
   float scale2 = scale * LOG2E;
   float m0 = -1e30f, m1 = -1e30f, l0 = 0.0f, l1 = 0.0f;
-  int n = blockIdx.x + 1;  // the tiles of 64 keys that the block's rows see
+  int n = tile + 1;  // the tiles of 64 keys that the block's rows see
   auto load = [&](int jt, int buf) {
     flash_load(sm.k[buf], K, st, jt * 64, T);
     flash_load(sm.v[buf], V, st, jt * 64, T);
@@ -369,7 +373,7 @@ __device__ void attention_flash_forward_t(X* out, float* lse, const bf16* q, con
     if (r1 < T) st_pair(O, (i64)r1 * C + col, o[nt][2] * inv1, o[nt][3] * inv1);
   }
   if (tq == 0) {
-    i64 head = (i64)blockIdx.y * T;
+    i64 head = (i64)blockIdx.x * T;
     if (r0 < T) lse[head + r0] = (m0 + log2f(l0)) * LN2;
     if (r1 < T) lse[head + r1] = (m1 + log2f(l1)) * LN2;
   }
@@ -402,20 +406,20 @@ extern "C" __global__ void attention_weights_lse(bf16* att, const float* pre, co
 //   attention_flash_backward_dsum  D = rowsum(dO ∘ O), which equals rowsum(P ∘ dP) as O = P·v
 //   attention_flash_backward_dq    dq = scale · dS·k       (a warp per 16 query rows)
 //   attention_flash_backward_dkdv  dv = Pᵀ·dO, dk = scale · dSᵀ·q (a warp per 16 keys)
-// The last two: grid (⌈T/64⌉, B·NH), 4 warps a block, the tiles of the other side in shared
-// memory; they write their thirds of each row of dqkv (B,T,3C), which they overwrite.
+// The last two: grid (B·NH, ⌈T/64⌉), heaviest tiles first, 4 warps a block, the tiles of the
+// other side in shared memory; they write their thirds of each row of dqkv (B,T,3C), which they overwrite.
 
 // attention_flash_backward_dsum: D (B·NH, T) from dO and the forward's output O (B,T,C),
-// C = NH·64. A warp per row of a head, 2 values a lane; grid (⌈T/4⌉, B·NH) of 4 warps.
+// C = NH·64. A warp per row of a head, 2 values a lane; grid (B·NH, ⌈T/4⌉) of 4 warps.
 template <class X>
 __device__ void flash_dsum_t(float* dsum, const bf16* dout, i64 dsb, int dsh, int dst, const X* out, int T, int NH) {
-  int t = blockIdx.x * 4 + threadIdx.x / 32, lane = threadIdx.x % 32;
+  int t = blockIdx.y * 4 + threadIdx.x / 32, lane = threadIdx.x % 32;
   if (t >= T) return;  // the whole warp
   const bf16* d = flash_head(dout, NH, dsb, dsh) + (i64)t * dst;
   const X* o = flash_out(out, T, NH, 1) + (i64)t * NH * FA_HS;
   float s = bf16_to_f32(d[2 * lane]) * ld(o, 2 * lane) + bf16_to_f32(d[2 * lane + 1]) * ld(o, 2 * lane + 1);
   s = warp_sum(s);
-  if (lane == 0) dsum[(i64)blockIdx.y * T + t] = s;
+  if (lane == 0) dsum[(i64)blockIdx.x * T + t] = s;
 }
 extern "C" __global__ void attention_flash_backward_dsum(float* dsum, const bf16* dout, i64 dsb, int dsh, int dst,
                                                          const float* out, int T, int NH) {
@@ -436,10 +440,11 @@ __device__ void attention_flash_backward_dq_t(X* dqkv, const bf16* q, const bf16
                                               const float* dsum, int T, int NH, float scale) {
   __shared__ FlashDqTiles sm;
   int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, tq = lane & 3;
-  i64 head = (i64)blockIdx.y * T;
+  i64 head = (i64)blockIdx.x * T;
   const bf16 *Q = flash_head(q, NH, sb, sh), *K = flash_head(k, NH, sb, sh), *V = flash_head(v, NH, sb, sh);
   const bf16* DO = flash_head(dout, NH, dsb, dsh);
-  int i0 = blockIdx.x * 64 + warp * 16;
+  int tile = gridDim.y - 1 - blockIdx.y;  // of 64 query rows, the last (with the most keys) first
+  int i0 = tile * 64 + warp * 16;
   bool live = i0 < T;
   int r0 = i0 + g, r1 = i0 + g + 8;
   // P = exp2(scale2·S − L·log2 e), as the forward pass made it
@@ -454,7 +459,7 @@ __device__ void attention_flash_backward_dq_t(X* dqkv, const bf16* q, const bf16
   float acc[8][4];
   #pragma unroll
   for (int nt = 0; nt < 8; nt++) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
-  int n = blockIdx.x + 1;  // the tiles of 64 keys that the block's rows see
+  int n = tile + 1;  // the tiles of 64 keys that the block's rows see
   auto load = [&](int jt, int buf) {
     flash_load(sm.k[buf], K, st, jt * 64, T);
     flash_load(sm.v[buf], V, st, jt * 64, T);
@@ -516,10 +521,11 @@ __device__ void attention_flash_backward_dkdv_t(X* dqkv, const bf16* q, const bf
                                                 const float* dsum, int T, int NH, float scale) {
   __shared__ FlashDkdvTiles sm;
   int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, tq = lane & 3;
-  i64 head = (i64)blockIdx.y * T;
+  i64 head = (i64)blockIdx.x * T;
   const bf16 *Q = flash_head(q, NH, sb, sh), *K = flash_head(k, NH, sb, sh), *V = flash_head(v, NH, sb, sh);
   const bf16* DO = flash_head(dout, NH, dsb, dsh);
-  int c0 = blockIdx.x * 64 + warp * 16;  // this warp's first key
+  int tile = blockIdx.y;  // of 64 keys: the first (seen by the most queries) first
+  int c0 = tile * 64 + warp * 16;  // this warp's first key
   bool live = c0 < T;
   int k0 = c0 + g, k1 = c0 + g + 8;  // the two keys of this lane
   unsigned ka[4][4], va[4][4];
@@ -534,7 +540,7 @@ __device__ void attention_flash_backward_dkdv_t(X* dqkv, const bf16* q, const bf
     #pragma unroll
     for (int e = 0; e < 4; e++) dkacc[nt][e] = dvacc[nt][e] = 0.0f;
   // the tiles of 64 queries that see the block's keys: from the block's own to the last
-  int first = blockIdx.x, n = (T + 63) / 64 - first;
+  int first = tile, n = (T + 63) / 64 - first;
   auto load = [&](int it, int buf) {
     int i0 = (first + it) * 64;
     flash_load(sm.q[buf], Q, st, i0, T);
