@@ -15,7 +15,7 @@ import (
 // random tokens with the largest micro-batch up to 32 that fits the GPU, and reports tokens/s and MFU
 // (6N + 6·L·C·T FLOPs a token, the peer's formula, against the device's dense bf16 peak), the
 // device memory in use, the tokens/s with attention as cuBLAS products instead of the flash
-// kernels and without cuBLASLt's epilogues, and a per-kernel profile of one step, as one JSON line, also written to $PIPE_BENCH_OUT. It runs only with PIPE_GPU_BENCH=1
+// kernels (both ways, and in the backward pass only) and without cuBLASLt's epilogues, and a per-kernel profile of one step, as one JSON line, also written to $PIPE_BENCH_OUT. It runs only with PIPE_GPU_BENCH=1
 // (gpu/check.sh), beside gpu_bench's `pipe train` and the PyTorch peer.
 func TestBenchGPT2(t *testing.T) {
 	if os.Getenv("PIPE_GPU_BENCH") != "1" {
@@ -88,6 +88,15 @@ func TestBenchGPT2(t *testing.T) {
 		noFlash, _ := timed()
 		g.NoFlash = false
 		res["tokens_per_s_noflash"] = float64(B*T) / noFlash
+	}
+	// with the flash forward but the backward pass as cuBLAS's products (the weights made again
+	// from the forward's log-sum-exp, in one layer's scratch)
+	if need := 10 * att; need < memFree*9/10 {
+		g.NoFlashBackward = true
+		step()
+		noFlashBackward, _ := timed()
+		g.NoFlashBackward = false
+		res["tokens_per_s_noflash_backward"] = float64(B*T) / noFlashBackward
 	}
 	// and without cuBLASLt's epilogues: their bias, GELU and gradients by kernels of ours
 	g.NoEpilogues = true

@@ -138,6 +138,8 @@ if g:
     print(f"| backend in go test ({g.get('mem_used_mib', '?')} MiB in use{how}) | {g['batch']} | {g['tokens_per_s']:.0f} | {g.get('mfu', 0):.3f} |")
     if g.get("tokens_per_s_noflash"):
         print(f"| the same, attention as cuBLAS products | {g['batch']} | {g['tokens_per_s_noflash']:.0f} | |")
+    if g.get("tokens_per_s_noflash_backward"):
+        print(f"| the same, flash forward, attention's backward as cuBLAS products | {g['batch']} | {g['tokens_per_s_noflash_backward']:.0f} | |")
     if g.get("tokens_per_s_noepilogues"):
         print(f"| the same, no cuBLASLt epilogues | {g['batch']} | {g['tokens_per_s_noepilogues']:.0f} | |")
 try:
