@@ -416,34 +416,49 @@ func TestGPUClassifierFused(t *testing.T) { checkClassifierFused(t, openGPU(t)) 
 
 func checkClassifierFused(t *testing.T, g *GPU) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	for _, V := range []int{3, 1001, 50257} {
-		N := 64
-		logits, targets := randn(rng, N*V, 3), randIDs(rng, N, V)
-		targets[5] = trainer.IgnoreTarget
-		cpu := trainer.NewCPU()
-		wantLoss, wantD := cpu.Alloc(N), cpu.Alloc(N*V)
-		cpu.CrossEntropyForward(wantLoss, wantD, trainer.Buf{Host: logits, N: N * V}, targets, N, V)
-		cpu.CrossEntropyBackward(wantD, wantD, targets, 0.5, N, V)
-		var err error
-		func() {
-			defer Recover(&err)
-			lg, ls := g.Alloc(N*V), g.Alloc(N)
-			defer g.Free(lg)
-			defer g.Free(ls)
-			g.Upload(lg, logits)
-			g.ClassifierFused(lg, ls, targets, 0.5, N, V)
-			gotD, gotLoss := make([]float32, N*V), make([]float32, N)
-			g.Download(gotD, lg)
-			g.Download(gotLoss, ls)
-			if e := relErr(gotLoss, wantLoss.Host); !(e <= 1e-5) {
-				t.Errorf("V %d: losses rel err %.3e", V, e)
+	// vocabularies of 8k (a padded one, 50,304: GPT-2's as PyTorch pads it) take the kernel's
+	// 16-byte accesses, the others its one value at a time; logits in fp32 and in bf16
+	for _, V := range []int{3, 1001, 50257, 64, 50304} {
+		for _, half := range []bool{false, true} {
+			N := 64
+			logits, targets := randn(rng, N*V, 3), randIDs(rng, N, V)
+			targets[5] = trainer.IgnoreTarget
+			tol := 1e-5
+			if half { // the CPU computes from the logits as bf16 holds them; dlogits are stored in bf16
+				for i, v := range logits {
+					logits[i] = math.Float32frombits(uint32(toBF16(v)) << 16)
+				}
+				tol = 1e-2
 			}
-			if e := relErr(gotD, wantD.Host); !(e <= 1e-5) {
-				t.Errorf("V %d: dlogits rel err %.3e", V, e)
+			cpu := trainer.NewCPU()
+			wantLoss, wantD := cpu.Alloc(N), cpu.Alloc(N*V)
+			cpu.CrossEntropyForward(wantLoss, wantD, trainer.Buf{Host: logits, N: N * V}, targets, N, V)
+			cpu.CrossEntropyBackward(wantD, wantD, targets, 0.5, N, V)
+			var err error
+			func() {
+				defer Recover(&err)
+				lg, ls := g.Alloc(N*V), g.Alloc(N)
+				if half {
+					g.Free(lg)
+					lg = g.AllocHalf(N * V)
+				}
+				defer g.Free(lg)
+				defer g.Free(ls)
+				g.Upload(lg, logits)
+				g.ClassifierFused(lg, ls, targets, 0.5, N, V)
+				gotD, gotLoss := make([]float32, N*V), make([]float32, N)
+				g.Download(gotD, lg)
+				g.Download(gotLoss, ls)
+				if e := relErr(gotLoss, wantLoss.Host); !(e <= 1e-5) {
+					t.Errorf("V %d, bf16 %v: losses rel err %.3e", V, half, e)
+				}
+				if e := relErr(gotD, wantD.Host); !(e <= tol) {
+					t.Errorf("V %d, bf16 %v: dlogits rel err %.3e", V, half, e)
+				}
+			}()
+			if err != nil {
+				t.Fatal(err)
 			}
-		}()
-		if err != nil {
-			t.Fatal(err)
 		}
 	}
 }

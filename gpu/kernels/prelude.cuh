@@ -77,6 +77,24 @@ __device__ __forceinline__ void mma_16816(float* d, const unsigned* a, const uns
 }
 #endif
 
+// u128 is 16 bytes that move in one load or store. ld128 and st128 need addresses that are
+// multiples of 16, which the emulated device checks (a GPU faults).
+struct alignas(16) u128 {
+  unsigned x, y, z, w;
+};
+__device__ __forceinline__ u128 ld128(const void* p) {
+#ifdef PIPE_EMU
+  if ((unsigned long long)p & 15) emu_fail("a 16-byte load from an address that is not a multiple of 16");
+#endif
+  return *(const u128*)p;
+}
+__device__ __forceinline__ void st128(void* p, u128 v) {
+#ifdef PIPE_EMU
+  if ((unsigned long long)p & 15) emu_fail("a 16-byte store to an address that is not a multiple of 16");
+#endif
+  *(u128*)p = v;
+}
+
 // Two sm_80 instructions move the tiles of the tensor-core kernels through shared memory.
 //
 // ldsm_x4 is ldmatrix.x4: four 8x8 matrices of bf16 from shared memory into one register each,
@@ -130,3 +148,28 @@ __device__ __forceinline__ float ld(const float* p, i64 i) { return p[i]; }
 __device__ __forceinline__ float ld(const bf16* p, i64 i) { return bf16_to_f32(p[i]); }
 __device__ __forceinline__ void st(float* p, i64 i, float v) { p[i] = v; }
 __device__ __forceinline__ void st(bf16* p, i64 i, float v) { p[i] = f32_to_bf16(v); }
+
+// ld8 and st8 move 8 neighbouring values of an activation as float, in 16-byte accesses: one for
+// bf16, two for fp32. p must be a multiple of 16 bytes (8 values of bf16, 4 of fp32).
+__device__ __forceinline__ void ld8(const bf16* p, float v[8]) {
+  u128 u = ld128(p);
+  unsigned w[4] = {u.x, u.y, u.z, u.w};
+  #pragma unroll
+  for (int e = 0; e < 4; e++) {
+    v[2 * e] = __uint_as_float(w[e] << 16);
+    v[2 * e + 1] = __uint_as_float(w[e] & 0xffff0000u);
+  }
+}
+__device__ __forceinline__ void ld8(const float* p, float v[8]) {
+  u128 a = ld128(p), b = ld128(p + 4);
+  unsigned w[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+  #pragma unroll
+  for (int e = 0; e < 8; e++) v[e] = __uint_as_float(w[e]);
+}
+__device__ __forceinline__ void st8(bf16* p, const float v[8]) {
+  st128(p, u128{pack_bf16(v[0], v[1]), pack_bf16(v[2], v[3]), pack_bf16(v[4], v[5]), pack_bf16(v[6], v[7])});
+}
+__device__ __forceinline__ void st8(float* p, const float v[8]) {
+  st128(p, u128{__float_as_uint(v[0]), __float_as_uint(v[1]), __float_as_uint(v[2]), __float_as_uint(v[3])});
+  st128(p + 4, u128{__float_as_uint(v[4]), __float_as_uint(v[5]), __float_as_uint(v[6]), __float_as_uint(v[7])});
+}
