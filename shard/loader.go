@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/pipe-dev/pipe/tokstream"
@@ -63,6 +64,7 @@ type Loader struct {
 	perRank int64 // M = N / W
 	state   LoaderState
 	perm    permutation // of state.Epoch
+	pos     []int64     // len B: the stream position of each window of the batch being served
 	cache   []decoded   // compressed batches, most recent last
 }
 
@@ -143,6 +145,7 @@ func NewLoader(ds *Dataset, split string, cfg LoaderConfig) (*Loader, error) {
 		return nil, fmt.Errorf("%s: split %q holds %d tokens with its end-of-text tokens: %d windows of %d+1, too few for %d ranks",
 			manifest, split, pos, l.windows, cfg.Context, cfg.WorldSize)
 	}
+	l.pos = make([]int64, cfg.Batch)
 	l.setEpoch(0)
 	ok = true
 	return l, nil
@@ -194,6 +197,11 @@ func (l *Loader) window(c int64) int64 {
 // Next fills dst, of length B·(T+1), with the next batch: row b, dst[b(T+1)
 // : (b+1)(T+1)], is a window; its first T tokens are the inputs and its last
 // T the targets. On error the state is left as it was.
+//
+// The batch's windows start at random places in the maps, so each starts
+// with a wait on memory. Next first finds where every window of the batch
+// starts and asks the CPU to fetch it (prefetch), then copies them: the
+// waits overlap instead of following each other.
 func (l *Loader) Next(dst []uint32) error {
 	row := l.cfg.Context + 1
 	if len(dst) != l.cfg.Batch*row {
@@ -204,17 +212,42 @@ func (l *Loader) Next(dst []uint32) error {
 		if l.state.Cursor == l.perRank {
 			l.setEpoch(l.state.Epoch + 1)
 		}
-		w := l.window(l.state.Cursor)
-		if err := l.read(dst[b*row:(b+1)*row], w*int64(l.cfg.Context)); err != nil {
+		l.pos[b] = l.window(l.state.Cursor) * int64(l.cfg.Context)
+		l.state.Cursor++
+	}
+	for _, pos := range l.pos {
+		l.prefetch(pos, row)
+	}
+	for b, pos := range l.pos {
+		if err := l.read(dst[b*row:(b+1)*row], pos); err != nil {
 			if l.state.Epoch != saved.Epoch {
 				l.setEpoch(saved.Epoch)
 			}
 			l.state = saved
 			return err
 		}
-		l.state.Cursor++
 	}
 	return nil
+}
+
+// prefetch asks the CPU to bring the stored tokens of the n-token window at
+// stream position pos into its cache, when the record batch holding its
+// start is mapped and checked already (read loads it otherwise); the part
+// of a window that runs into the next batch is left to read.
+func (l *Loader) prefetch(pos int64, n int) {
+	bi := locate(l.starts, 0, pos)
+	ref := &l.batches[bi]
+	if ref.offsets == nil || ref.rows == 0 {
+		return
+	}
+	_, k := ref.find(pos - l.starts[bi])
+	if l.wide {
+		if k < int64(len(ref.u32)) {
+			prefetchLines(unsafe.Pointer(&ref.u32[k]), 4*int(min(int64(n), int64(len(ref.u32))-k)))
+		}
+	} else if k < int64(len(ref.u16)) {
+		prefetchLines(unsafe.Pointer(&ref.u16[k]), 2*int(min(int64(n), int64(len(ref.u16))-k)))
+	}
 }
 
 // read copies len(dst) tokens of the stream from position pos.
@@ -244,10 +277,8 @@ func (l *Loader) read(dst []uint32, pos int64) error {
 // before it), and its end-of-text token follows its last token.
 func (l *Loader) copyFrom(dst []uint32, ref *batchRef, q int64) []uint32 {
 	offs := ref.offsets
-	o0, n := offs[0], len(offs)-1
-	d := locate(offs, 1, q)                        // the last document starting at or before q
-	k := offs[d] + (q - (offs[d] - o0 + int64(d))) // index of the next token in the values
-	for ; d < n && len(dst) > 0; d++ {
+	d, k := ref.find(q)
+	for n := len(offs) - 1; d < n && len(dst) > 0; d++ {
 		if end := offs[d+1]; k < end {
 			c := min(end-k, int64(len(dst)))
 			if l.wide {
@@ -266,6 +297,16 @@ func (l *Loader) copyFrom(dst []uint32, ref *batchRef, q int64) []uint32 {
 	return dst
 }
 
+// find returns the document d of the batch that holds the batch's stream
+// position q (the last one starting at or before q) and the index k in the
+// values of the token at q, or of the one after it when q is d's
+// end-of-text token.
+func (ref *batchRef) find(q int64) (d int, k int64) {
+	offs := ref.offsets
+	d = locate(offs, 1, q)
+	return d, offs[d] + (q - (offs[d] - offs[0] + int64(d)))
+}
+
 // locate returns the last i < len(xs)−1 with x(i) ≤ q, where x(i) =
 // xs[i] − xs[0] + stride·i does not decrease with i and x(0) ≤ q <
 // x(len(xs)−1): the record batch that holds stream position q (xs the
@@ -276,14 +317,16 @@ func (l *Loader) copyFrom(dst []uint32, ref *batchRef, q int64) []uint32 {
 // from the guess, probes less of xs than bisection; it measured no faster
 // here, where the offsets of the benchmark's batches stay in cache.)
 func locate(xs []int64, stride, q int64) int {
-	lo, hi := 0, len(xs)-1 // x(lo) ≤ q < x(hi)
-	for hi-lo > 1 {
-		m := int(uint(lo+hi) >> 1)
-		if xs[m]-xs[0]+stride*int64(m) <= q {
+	// Bisection without a branch on the comparison (the compiler makes the
+	// step a conditional move): the answer is in [lo, lo+n).
+	q += xs[0]
+	lo, n := 0, len(xs)-1
+	for n > 1 {
+		half := n >> 1
+		if m := lo + half; xs[m]+stride*int64(m) <= q {
 			lo = m
-		} else {
-			hi = m
 		}
+		n -= half
 	}
 	return lo
 }

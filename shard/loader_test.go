@@ -343,15 +343,25 @@ func TestLoaderChecksBatches(t *testing.T) {
 	i := findTokens(data)
 	data[i+1] = 0xff
 	writeBytes(t, p, data)
-	l := newLoader(t, dir, Train, LoaderConfig{Batch: 1, Context: 8, Sequential: true})
+	// Two windows a batch: the one that fails may be the second, after the
+	// first has moved the cursor on.
+	l := newLoader(t, dir, Train, LoaderConfig{Batch: 2, Context: 8, Sequential: true})
 	var err error
+	var before LoaderState
 	for range l.Windows() {
-		if err = l.Next(make([]uint32, 9)); err != nil {
+		before = l.State()
+		if err = l.Next(make([]uint32, 18)); err != nil {
 			break
 		}
 	}
 	if err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "not below the vocab size 300") {
-		t.Errorf("a corrupt token: %v", err)
+		t.Fatalf("a corrupt token: %v", err)
+	}
+	if got := l.State(); got != before {
+		t.Errorf("state after the failed batch %+v, want it left at %+v", got, before)
+	}
+	if again := l.Next(make([]uint32, 18)); again == nil || again.Error() != err.Error() {
+		t.Errorf("the failed batch again: %v, want %v", again, err)
 	}
 }
 
